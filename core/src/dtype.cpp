@@ -4,9 +4,12 @@ namespace tg {
 
 std::string_view dtype_name(DType d) {
     switch (d) {
-        case DType::f32: return "float32";
-        case DType::f64: return "float64";
-        case DType::i64: return "int64";
+        case DType::f32:
+            return "float32";
+        case DType::f64:
+            return "float64";
+        case DType::i64:
+            return "int64";
     }
     return "unknown";
 }

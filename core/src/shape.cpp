@@ -23,8 +23,8 @@ std::int64_t normalize_dim(std::int64_t dim, std::int64_t rank, const char* op) 
     // A 0-D tensor accepts dim 0 and -1, as PyTorch does.
     std::int64_t r = std::max<std::int64_t>(rank, 1);
     if (dim < -r || dim >= r)
-        throw IndexError(fmt::format("{}: dimension {} is out of range for a tensor of rank {}",
-                                     op, dim, rank));
+        throw IndexError(
+            fmt::format("{}: dimension {} is out of range for a tensor of rank {}", op, dim, rank));
     return dim < 0 ? dim + r : dim;
 }
 
@@ -35,9 +35,10 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
         std::int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
         std::int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
         if (da != db && da != 1 && db != 1)
-            throw ShapeError(fmt::format("{}: shapes {} and {} cannot be broadcast (dimension {}: "
-                                         "{} vs {})",
-                                         op, a, b, i, da, db));
+            throw ShapeError(
+                fmt::format("{}: shapes {} and {} cannot be broadcast (dimension {}: "
+                            "{} vs {})",
+                            op, a, b, i, da, db));
         out[i] = da == 1 ? db : da;
     }
     return Shape(std::move(out));

@@ -67,22 +67,24 @@ Tensor add_same_shape(const Tensor& a, const Tensor& b) {
     return out;
 }
 
-void accumulate(Tensor& into, const Tensor& g) { into = into.defined() ? add_same_shape(into, g) : g; }
+void accumulate(Tensor& into, const Tensor& g) {
+    into = into.defined() ? add_same_shape(into, g) : g;
+}
 
 // A leaf's .grad() must not alias memory that someone else can still see.
 Tensor owned(Tensor g) {
-    if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 &&
-        g.impl()->offset == 0)
+    if (g.impl().use_count() == 1 && g.impl()->storage.use_count() == 1 && g.impl()->offset == 0)
         return g;
     NoGrad guard;
     return g.clone();
 }
 
 [[noreturn]] void stale(const Tensor& t, const char* consumer) {
-    throw Error(fmt::format("backward: a tensor of shape {} used by '{}' comes from a graph that "
-                            "an earlier backward() already consumed (or from another thread); "
-                            "detach() it, or pass retain_graph=true to the earlier backward()",
-                            t.shape(), consumer));
+    throw Error(
+        fmt::format("backward: a tensor of shape {} used by '{}' comes from a graph that "
+                    "an earlier backward() already consumed (or from another thread); "
+                    "detach() it, or pass retain_graph=true to the earlier backward()",
+                    t.shape(), consumer));
 }
 
 bool on_this_tape(const Node& n) {
@@ -104,17 +106,19 @@ Roots make_roots(const std::vector<Tensor>& outputs, const std::vector<Tensor>& 
         const Tensor& y = outputs[i];
         if (!y.defined()) throw ValueError(fmt::format("{}: output {} is undefined", op, i));
         if (!y.requires_grad())
-            throw ValueError(fmt::format("{}: output of shape {} does not require grad (nothing "
-                                         "recorded it: were its inputs leaves with "
-                                         "requires_grad_(), and recording on?)",
-                                         op, y.shape()));
+            throw ValueError(
+                fmt::format("{}: output of shape {} does not require grad (nothing "
+                            "recorded it: were its inputs leaves with "
+                            "requires_grad_(), and recording on?)",
+                            op, y.shape()));
         if (!y.is_leaf() && !on_this_tape(y.impl()->node)) stale(y, op);
         Tensor seed = grads.empty() ? Tensor() : grads[i];
         if (!seed.defined()) {
             if (y.numel() != 1)
-                throw ValueError(fmt::format("{}: a gradient can be implied only for a scalar "
-                                             "output; got shape {}, pass the gradient explicitly",
-                                             op, y.shape()));
+                throw ValueError(
+                    fmt::format("{}: a gradient can be implied only for a scalar "
+                                "output; got shape {}, pass the gradient explicitly",
+                                op, y.shape()));
             seed = ones_like(y);
         } else if (seed.shape() != y.shape()) {
             throw ShapeError(fmt::format("{}: gradient of shape {} for an output of shape {}", op,
@@ -136,9 +140,10 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         for (std::size_t k = 0; k < targets.size(); ++k) {
             const TensorImpl& a = *targets[k].impl();
             const TensorImpl& b = *t.impl();
-            bool same = t.is_leaf() ? &a == &b
-                                    : a.node.tape_id == b.node.tape_id &&
-                                          a.node.entry == b.node.entry && a.node.slot == b.node.slot;
+            bool same = t.is_leaf()
+                            ? &a == &b
+                            : a.node.tape_id == b.node.tape_id && a.node.entry == b.node.entry &&
+                                  a.node.slot == b.node.slot;
             if (same) return static_cast<std::ptrdiff_t>(k);
         }
         return -1;
@@ -166,11 +171,11 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         for (std::size_t j = 0; j < e.inputs.size(); ++j) {
             const Tensor& x = e.inputs[j];
             if (x.impl()->storage->version != e.input_versions[j])
-                throw Error(fmt::format("backward: an input of '{}' (shape {}) was modified in "
-                                        "place after it was recorded (version {} -> {}); make a "
-                                        "new tensor instead",
-                                        e.op, x.shape(), e.input_versions[j],
-                                        x.impl()->storage->version));
+                throw Error(
+                    fmt::format("backward: an input of '{}' (shape {}) was modified in "
+                                "place after it was recorded (version {} -> {}); make a "
+                                "new tensor instead",
+                                e.op, x.shape(), e.input_versions[j], x.impl()->storage->version));
             if (x.is_leaf()) continue;
             if (!on_this_tape(x.impl()->node)) stale(x, e.op);
             reachable[x.impl()->node.entry] = 1;
@@ -178,9 +183,10 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         for (const Output& o : e.outputs) {
             auto s = o.storage.lock();
             if (s && s->version != o.version)
-                throw Error(fmt::format("backward: the output of '{}' (shape {}) was modified in "
-                                        "place after it was recorded; make a new tensor instead",
-                                        e.op, o.shape));
+                throw Error(
+                    fmt::format("backward: the output of '{}' (shape {}) was modified in "
+                                "place after it was recorded; make a new tensor instead",
+                                e.op, o.shape));
         }
     }
 
@@ -214,7 +220,8 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         }
         std::vector<GradSlot> slots;
         slots.reserve(e.inputs.size());
-        for (const Tensor& x : e.inputs) slots.emplace_back(x.requires_grad(), x.shape(), x.dtype());
+        for (const Tensor& x : e.inputs)
+            slots.emplace_back(x.requires_grad(), x.shape(), x.dtype());
         Grads dx(std::move(slots));
         if (e.single)
             e.single(dys[0], dx);
@@ -320,9 +327,10 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     std::vector<Tensor> results = run_backward(roots, inputs, options.retain_graph);
     for (std::size_t k = 0; k < results.size(); ++k)
         if (!results[k].defined() && !options.allow_unused)
-            throw ValueError(fmt::format("grad: input {} (shape {}) is not used to compute the "
-                                         "outputs; pass allow_unused to get an undefined tensor",
-                                         k, inputs[k].shape()));
+            throw ValueError(
+                fmt::format("grad: input {} (shape {}) is not used to compute the "
+                            "outputs; pass allow_unused to get an undefined tensor",
+                            k, inputs[k].shape()));
     return results;
 }
 

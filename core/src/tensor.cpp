@@ -17,8 +17,8 @@ std::shared_ptr<TensorImpl> make_impl(Shape shape, DType dtype) {
     if (std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d < 0; }))
         throw ShapeError(fmt::format("empty: negative dimension in shape {}", shape));
     auto impl = std::make_shared<TensorImpl>();
-    impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) *
-                                              dtype_size(dtype));
+    impl->storage =
+        std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
     impl->shape = std::move(shape);
     impl->dtype = dtype;
     return impl;
@@ -47,15 +47,16 @@ void convert(const std::byte* src, DType from, std::byte* dst, DType to, std::in
 std::int64_t flat_index(const Shape& shape, std::initializer_list<std::int64_t> index,
                         const char* op) {
     if (index.size() != shape.size())
-        throw IndexError(fmt::format("{}: {} indices given for a tensor of shape {}", op,
-                                     index.size(), shape));
+        throw IndexError(
+            fmt::format("{}: {} indices given for a tensor of shape {}", op, index.size(), shape));
     std::int64_t flat = 0, d = 0;
     for (std::int64_t i : index) {
         std::int64_t n = shape[d];
         if (i < -n || i >= n)
-            throw IndexError(fmt::format("{}: index {} is out of range for dimension {} of "
-                                         "shape {}",
-                                         op, i, d, shape));
+            throw IndexError(
+                fmt::format("{}: index {} is out of range for dimension {} of "
+                            "shape {}",
+                            op, i, d, shape));
         flat = flat * n + (i < 0 ? i + n : i);
         ++d;
     }
@@ -112,8 +113,8 @@ Tensor Tensor::from(std::initializer_list<std::initializer_list<double>> rows, D
     std::size_t cols = rows.size() ? rows.begin()->size() : 0;
     for (const auto& row : rows) {
         if (row.size() != cols)
-            throw ShapeError(fmt::format("from: rows have different lengths ({} and {})", cols,
-                                         row.size()));
+            throw ShapeError(
+                fmt::format("from: rows have different lengths ({} and {})", cols, row.size()));
         values.insert(values.end(), row.begin(), row.end());
     }
     return from(std::move(values),
@@ -168,8 +169,8 @@ std::byte* Tensor::raw_mutable_data() {
 
 double Tensor::item() const {
     if (numel() != 1)
-        throw ValueError(fmt::format("item: needs exactly one element, tensor has shape {}",
-                                     shape()));
+        throw ValueError(
+            fmt::format("item: needs exactly one element, tensor has shape {}", shape()));
     return dispatch(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
@@ -195,9 +196,8 @@ Tensor Tensor::to(DType target) const {
     Tensor y = empty(shape(), target);
     convert(raw_data(), source, y.raw_mutable_data(), target, numel());
     if (!is_floating(target)) return y;  // integers carry no gradient
-    return record("to", {*this}, y, [source](const Tensor& dy, Grads& dx) {
-        dx[0] += dy.to(source);
-    });
+    return record("to", {*this}, y,
+                  [source](const Tensor& dy, Grads& dx) { dx[0] += dy.to(source); });
 }
 
 // y = x copied; dx = dy.
@@ -214,22 +214,22 @@ Tensor Tensor::reshape(Shape target) const {
         if (target[i] == -1 && infer < 0) {
             infer = static_cast<std::int64_t>(i);
         } else if (target[i] < 0) {
-            throw ShapeError(fmt::format("reshape: invalid shape {} for input of shape {}",
-                                         target, shape()));
+            throw ShapeError(
+                fmt::format("reshape: invalid shape {} for input of shape {}", target, shape()));
         } else {
             known *= target[i];
         }
     }
     if (infer >= 0 && known != 0 && numel() % known == 0) target[infer] = numel() / known;
     if (target.numel() != numel() || (infer >= 0 && target[infer] < 0))
-        throw ShapeError(fmt::format("reshape: shape {} is invalid for input of shape {} ({} "
-                                     "elements)",
-                                     target, shape(), numel()));
+        throw ShapeError(
+            fmt::format("reshape: shape {} is invalid for input of shape {} ({} "
+                        "elements)",
+                        target, shape(), numel()));
     Shape source = shape();
     Tensor y = alias(*this, target, 0);
-    return record("reshape", {*this}, y, [source](const Tensor& dy, Grads& dx) {
-        dx[0] += dy.reshape(source);
-    });
+    return record("reshape", {*this}, y,
+                  [source](const Tensor& dy, Grads& dx) { dx[0] += dy.reshape(source); });
 }
 
 // y = x[i] along dimension 0, sharing data; dx is dy placed at row i.
@@ -237,9 +237,10 @@ Tensor Tensor::operator[](std::int64_t i) const {
     if (dim() == 0) throw IndexError("select: cannot index a 0-D tensor");
     std::int64_t n = shape()[0];
     if (i < -n || i >= n)
-        throw IndexError(fmt::format("select: index {} is out of range for dimension 0 of "
-                                     "shape {}",
-                                     i, shape()));
+        throw IndexError(
+            fmt::format("select: index {} is out of range for dimension 0 of "
+                        "shape {}",
+                        i, shape()));
     if (i < 0) i += n;
     Shape row(std::vector<std::int64_t>(shape().begin() + 1, shape().end()));
     std::int64_t row_size = row.numel();
@@ -265,12 +266,14 @@ bool Tensor::is_leaf() const { return checked().node.tape_id == 0; }
 
 Tensor& Tensor::requires_grad_(bool on) {
     if (!is_leaf())
-        throw ValueError("requires_grad_: only leaf tensors can change requires_grad; "
-                         "detach() the result first");
+        throw ValueError(
+            "requires_grad_: only leaf tensors can change requires_grad; "
+            "detach() the result first");
     if (on && !is_floating(dtype()))
-        throw DTypeError(fmt::format("requires_grad_: only floating tensors can require "
-                                     "gradients, got {}",
-                                     dtype()));
+        throw DTypeError(
+            fmt::format("requires_grad_: only floating tensors can require "
+                        "gradients, got {}",
+                        dtype()));
     impl_->requires_grad = on;
     return *this;
 }
@@ -292,9 +295,10 @@ std::uint64_t Tensor::version() const { return checked().storage->version; }
 namespace {
 void check_inplace(const Tensor& t, const char* op) {
     if (grad_enabled() && t.requires_grad())
-        throw ValueError(fmt::format("{}: in-place change of a tensor of shape {} that requires "
-                                     "grad while recording; use tg::NoGrad or detach() it",
-                                     op, t.shape()));
+        throw ValueError(
+            fmt::format("{}: in-place change of a tensor of shape {} that requires "
+                        "grad while recording; use tg::NoGrad or detach() it",
+                        op, t.shape()));
 }
 }  // namespace
 
@@ -336,8 +340,8 @@ Tensor arange(double end, DType dtype) { return arange(0.0, end, 1.0, dtype); }
 
 Tensor arange(double start, double end, double step, DType dtype) {
     if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
-        throw ValueError(fmt::format("arange: invalid range start={} end={} step={}", start, end,
-                                     step));
+        throw ValueError(
+            fmt::format("arange: invalid range start={} end={} step={}", start, end, step));
     double count = std::ceil((end - start) / step);
     auto n = static_cast<std::int64_t>(std::max(count, 0.0));
     return generate({n}, dtype, [=](std::int64_t i) { return start + step * double(i); });

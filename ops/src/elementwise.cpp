@@ -131,9 +131,8 @@ Tensor neg(const Tensor& x) {
 Tensor pow(const Tensor& x0, double p) {
     Tensor x = floating(x0, "pow");
     Tensor y = map(x, [p](auto v) { return std::pow(v, p); });
-    return record("pow", {x}, y, [x, p](const Tensor& dy, Grads& dx) {
-        dx[0] += dy * p * pow(x, p - 1.0);
-    });
+    return record("pow", {x}, y,
+                  [x, p](const Tensor& dy, Grads& dx) { dx[0] += dy * p * pow(x, p - 1.0); });
 }
 
 // y = x^e;  dx = dy * e * x^(e-1),  de = dy * y * log(x) (0 where x = 0, as PyTorch).
@@ -223,10 +222,9 @@ Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
         const T* pa = a.data<T>();
         const T* pb = b.data<T>();
         T* py = y.mutable_data<T>();
-        detail::broadcast_loop<3>(shape, {&c.shape(), &a.shape(), &b.shape()},
-                                  [&](std::int64_t i, auto j) {
-                                      py[i] = pc[j[0]] != 0 ? pa[j[1]] : pb[j[2]];
-                                  });
+        detail::broadcast_loop<3>(
+            shape, {&c.shape(), &a.shape(), &b.shape()},
+            [&](std::int64_t i, auto j) { py[i] = pc[j[0]] != 0 ? pa[j[1]] : pb[j[2]]; });
     });
     return record("where", {a, b}, y, [c, a, b](const Tensor& dy, Grads& dx) {
         Tensor zero = zeros({}, dy.dtype());
@@ -264,7 +262,8 @@ Tensor operator>=(const Tensor& a, double b) { return ge(a, as_operand(b, a)); }
 Tensor sum_to(const Tensor& x, const Shape& shape) {
     if (x.shape() == shape) return x;
     if (broadcast_shapes(shape, x.shape(), "sum_to") != x.shape())
-        throw ShapeError(fmt::format("sum_to: shape {} does not broadcast to {}", shape, x.shape()));
+        throw ShapeError(
+            fmt::format("sum_to: shape {} does not broadcast to {}", shape, x.shape()));
     Tensor y = zeros(shape, x.dtype());
     dispatch(x.dtype(), [&]<class T>() {
         const T* px = x.data<T>();

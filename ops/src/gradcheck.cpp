@@ -38,9 +38,10 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
             x.requires_grad_();
             checked.push_back(k);
         } else if (is_floating(x.dtype())) {
-            throw DTypeError(fmt::format("gradcheck: input {} is {}; gradients are checked in "
-                                         "float64 only",
-                                         k, x.dtype()));
+            throw DTypeError(
+                fmt::format("gradcheck: input {} is {}; gradients are checked in "
+                            "float64 only",
+                            k, x.dtype()));
         }
         leaves.push_back(x);
     }
@@ -78,7 +79,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
             px[i] = saved;
             double numeric = (plus - minus) / (2 * options.eps);
             double a = analytic[c].defined() ? analytic[c].data<double>()[i] : 0.0;
-            double error = std::abs(a - numeric) - (options.atol + options.rtol * std::abs(numeric));
+            double error =
+                std::abs(a - numeric) - (options.atol + options.rtol * std::abs(numeric));
             if (std::isnan(a) || std::isnan(numeric)) error = INFINITY;
             if (error > result.error) {
                 result.error = error;
@@ -90,10 +92,11 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
         }
     }
     result.ok = result.error <= 0;
-    result.report = fmt::format("gradcheck {}: worst at input {} element {}: analytic {:.12g}, "
-                                "numeric {:.12g}",
-                                result.ok ? "passed" : "FAILED", result.input, result.index,
-                                result.analytic, result.numeric);
+    result.report = fmt::format(
+        "gradcheck {}: worst at input {} element {}: analytic {:.12g}, "
+        "numeric {:.12g}",
+        result.ok ? "passed" : "FAILED", result.input, result.index, result.analytic,
+        result.numeric);
     return result;
 }
 

@@ -19,19 +19,28 @@ DType promote(DType a, DType b);  // PyTorch's promotion: f64 > f32 > i64
 template <class T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+    return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+    return DType::f64;
+}
 template <>
-constexpr DType dtype_of<std::int64_t>() { return DType::i64; }
+constexpr DType dtype_of<std::int64_t>() {
+    return DType::i64;
+}
 
 // Calls f.template operator()<T>() with the C++ type of d.
 template <class F>
 decltype(auto) dispatch(DType d, F&& f) {
     switch (d) {
-        case DType::f32: return f.template operator()<float>();
-        case DType::f64: return f.template operator()<double>();
-        case DType::i64: return f.template operator()<std::int64_t>();
+        case DType::f32:
+            return f.template operator()<float>();
+        case DType::f64:
+            return f.template operator()<double>();
+        case DType::i64:
+            return f.template operator()<std::int64_t>();
     }
     return f.template operator()<float>();
 }

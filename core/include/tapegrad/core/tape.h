@@ -67,7 +67,8 @@ private:
 
 struct GradOptions {
     bool retain_graph = false;
-    bool allow_unused = false;  // an input the outputs do not depend on gets undefined, not an error
+    bool allow_unused =
+        false;  // an input the outputs do not depend on gets undefined, not an error
 };
 
 // d(sum of outputs[i] * grad_outputs[i]) / d(inputs[j]), without touching

@@ -129,9 +129,9 @@ Tensor full_like(const Tensor& x, double value);
 Tensor arange(double end, DType dtype = DType::f32);
 Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::f32);
 Tensor linspace(double start, double end, std::int64_t steps, DType dtype = DType::f32);
-Tensor rand(Shape shape, DType dtype = DType::f32);                       // U[0, 1)
-Tensor randn(Shape shape, DType dtype = DType::f32);                      // N(0, 1)
-Tensor uniform(Shape shape, double bound, DType dtype = DType::f32);       // U(-bound, bound)
+Tensor rand(Shape shape, DType dtype = DType::f32);                   // U[0, 1)
+Tensor randn(Shape shape, DType dtype = DType::f32);                  // N(0, 1)
+Tensor uniform(Shape shape, double bound, DType dtype = DType::f32);  // U(-bound, bound)
 Tensor uniform(Shape shape, double low, double high, DType dtype = DType::f32);
 
 }  // namespace tg

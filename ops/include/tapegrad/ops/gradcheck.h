@@ -18,7 +18,7 @@ struct GradcheckOptions {
 // The outcome of a gradient check; `report` names the worst element.
 struct GradcheckResult {
     bool ok = true;
-    std::size_t input = 0;  // worst input
+    std::size_t input = 0;   // worst input
     std::int64_t index = 0;  // flat index of the worst element within it
     double analytic = 0, numeric = 0;
     double error = 0;  // |analytic - numeric| - (atol + rtol |numeric|); > 0 fails

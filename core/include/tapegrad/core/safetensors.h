@@ -1,0 +1,5 @@
+#pragma once
+
+#include <tapegrad/core/tensor.h>
+
+namespace tg {}  // namespace tg
