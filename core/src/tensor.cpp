@@ -327,6 +327,17 @@ Tensor& Tensor::set(std::initializer_list<std::int64_t> index, double value) {
     return *this;
 }
 
+Tensor& Tensor::set_data(const Tensor& value) {
+    check_inplace(*this, "set_data");
+    const TensorImpl& v = value.checked();
+    impl_->storage = v.storage;
+    impl_->offset = v.offset;
+    impl_->shape = v.shape;
+    impl_->dtype = v.dtype;
+    impl_->grad.reset();
+    return *this;
+}
+
 Tensor zeros(Shape shape, DType dtype) { return full(std::move(shape), 0.0, dtype); }
 Tensor ones(Shape shape, DType dtype) { return full(std::move(shape), 1.0, dtype); }
 Tensor full(Shape shape, double value, DType dtype) {

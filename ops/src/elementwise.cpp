@@ -39,16 +39,19 @@ void check_defined(const Tensor& a, const Tensor& b, const char* op) {
 }
 
 // Both operands in their common dtype (recorded, so gradients convert back).
+// Shapes are checked first, so a failed op records no conversion.
 std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, const char* op,
                                    bool to_floating = false) {
     check_defined(a, b, op);
+    broadcast_shapes(a.shape(), b.shape(), op);
     DType d = promote(a.dtype(), b.dtype());
     if (to_floating && !is_floating(d)) d = DType::f32;
     return {a.to(d), b.to(d)};
 }
 
 Tensor as_operand(double v, const Tensor& like) {
-    bool integral = std::nearbyint(v) == v;
+    // Only a whole number that int64 can hold stays int64 (inf or 1e300 would overflow).
+    bool integral = std::nearbyint(v) == v && std::abs(v) < 0x1p63;
     DType d = is_floating(like.dtype()) || integral ? like.dtype() : DType::f32;
     return Tensor::scalar(v, d);
 }
@@ -127,23 +130,27 @@ Tensor neg(const Tensor& x) {
     return record("neg", {x}, y, [](const Tensor& dy, Grads& dx) { dx[0] += neg(dy); });
 }
 
-// y = x^p;  dx = dy * p * x^(p-1).
+// y = x^p;  dx = dy * p * x^(p-1), and 0 for p = 0 (not 0 * inf at x = 0), as PyTorch.
 Tensor pow(const Tensor& x0, double p) {
     Tensor x = floating(x0, "pow");
     Tensor y = map(x, [p](auto v) { return std::pow(v, p); });
-    return record("pow", {x}, y,
-                  [x, p](const Tensor& dy, Grads& dx) { dx[0] += dy * p * pow(x, p - 1.0); });
+    return record("pow", {x}, y, [x, p](const Tensor& dy, Grads& dx) {
+        dx[0] += p == 0 ? zeros_like(dy) : dy * p * pow(x, p - 1.0);
+    });
 }
 
-// y = x^e;  dx = dy * e * x^(e-1),  de = dy * y * log(x) (0 where x = 0, as PyTorch).
+// y = x^e;  dx = dy * e * x^(e-1) (0 where e = 0),
+// de = dy * y * log(x) (0 where x = 0 and e >= 0), as PyTorch.
 Tensor pow(const Tensor& x0, const Tensor& e0) {
     auto [x, e] = promoted(x0, e0, "pow", /*to_floating=*/true);
     Tensor y = broadcast_zip(x, e, "pow", [](auto a, auto b) { return std::pow(a, b); });
     return record("pow", {x, e}, y, [x, e, y](const Tensor& dy, Grads& dx) {
-        if (dx.needs(0)) dx[0] += sum_to(dy * e * pow(x, e - 1.0), x.shape());
+        Tensor zero = zeros({}, y.dtype());
+        if (dx.needs(0))
+            dx[0] += sum_to(where(eq(e, zero), zero, dy * e * pow(x, e - 1.0)), x.shape());
         if (dx.needs(1)) {
-            Tensor log_x = where(eq(x, zeros_like(x)), zeros_like(x), log(x));
-            dx[1] += sum_to(dy * y * log_x, e.shape());
+            Tensor at_zero = eq(x, zero) * ge(e, zero);
+            dx[1] += sum_to(dy * where(at_zero, zero, y * log(x)), e.shape());
         }
     });
 }
@@ -194,14 +201,16 @@ Tensor cos(const Tensor& x0) {
 // y = min(max(x, lo), hi);  dx = dy where lo <= x <= hi, else 0.
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
     if (!x.defined()) throw ValueError("clamp: undefined tensor");
+    if (!min && !max) throw ValueError("clamp: at least one of min and max must be given");
     double lo = min.value_or(-INFINITY), hi = max.value_or(INFINITY);
     if (std::isnan(lo) || std::isnan(hi))
         throw ValueError(fmt::format("clamp: bounds must not be NaN (min={}, max={})", lo, hi));
     auto inside = [lo, hi](auto v) { return v >= lo && v <= hi; };
+    // max first, then min: with lo > hi everything becomes hi, as PyTorch; NaN stays NaN.
     Tensor y = map(x, [lo, hi](auto v) {
         using T = decltype(v);
-        if (v < lo) return static_cast<T>(lo);
-        if (v > hi) return static_cast<T>(hi);
+        if (v < lo) v = static_cast<T>(lo);
+        if (v > hi) v = static_cast<T>(hi);
         return v;
     });
     return record("clamp", {x}, y, [x, inside](const Tensor& dy, Grads& dx) {
@@ -211,10 +220,11 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 
 // y = c ? a : b;  da = dy where c, db = dy elsewhere.
 Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0) {
-    auto [a, b] = promoted(a0, b0, "where");
     if (!condition.defined()) throw ValueError("where: condition is an undefined tensor");
-    Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a.shape(), "where"),
-                                   b.shape(), "where");
+    check_defined(a0, b0, "where");
+    Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a0.shape(), "where"),
+                                   b0.shape(), "where");
+    auto [a, b] = promoted(a0, b0, "where");
     Tensor c = condition.detach().to(DType::f64);
     Tensor y = Tensor::empty(shape, a.dtype());
     dispatch(a.dtype(), [&]<class T>() {
