@@ -9,8 +9,8 @@ namespace tg {
 namespace {
 void check_name(const std::string& name, const char* what) {
     if (name.empty() || name.find('.') != std::string::npos)
-        throw ValueError(fmt::format("{}: name '{}' must be non-empty and contain no '.'", what,
-                                     name));
+        throw ValueError(
+            fmt::format("{}: name '{}' must be non-empty and contain no '.'", what, name));
 }
 }  // namespace
 
@@ -92,9 +92,10 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
             continue;
         }
         if (it->second.shape() != param.shape())
-            throw ShapeError(fmt::format("load_state_dict: '{}' has shape {} in the state dict "
-                                         "but {} in the module",
-                                         name, it->second.shape(), param.shape()));
+            throw ShapeError(
+                fmt::format("load_state_dict: '{}' has shape {} in the state dict "
+                            "but {} in the module",
+                            name, it->second.shape(), param.shape()));
         if (!is_floating(it->second.dtype()))
             throw DTypeError(fmt::format("load_state_dict: '{}' is {}, expected a floating dtype",
                                          name, it->second.dtype()));

@@ -25,9 +25,9 @@ TEST_CASE("the ops-only recurrence matches torch.nn.RNN within 1e-6") {
 TEST_CASE("gradient descent on the relu variant follows PyTorch's losses") {
     auto g = golden();
     auto& file = g.tensors;
-    auto losses = raw_rnn::train_relu(file.at("input"), file.at("target"),
-                                      raw_rnn::weights_from(file), std::stod(g.metadata.at("lr")),
-                                      std::stoi(g.metadata.at("steps")));
+    auto losses =
+        raw_rnn::train_relu(file.at("input"), file.at("target"), raw_rnn::weights_from(file),
+                            std::stod(g.metadata.at("lr")), std::stoi(g.metadata.at("steps")));
     auto expected = file.at("relu_losses").to_vector<double>();
     REQUIRE(losses.size() == expected.size());
     for (std::size_t i = 0; i < losses.size(); ++i)

@@ -54,8 +54,7 @@ protected:
 
 private:
     void add_child(const std::string& name, Module& module);
-    void collect(const std::string& prefix,
-                 std::vector<std::pair<std::string, Tensor>>& out) const;
+    void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
 
     std::vector<std::pair<std::string, Tensor>> parameters_;
     std::vector<std::pair<std::string, Module*>> children_;
