@@ -1,5 +1,6 @@
 #include <tapegrad/core/generator.h>
 
+#include <bit>
 #include <cmath>
 #include <numbers>
 
@@ -53,6 +54,35 @@ std::mutex& default_generator_mutex() {
 void manual_seed(std::uint64_t seed) {
     std::lock_guard lock(default_generator_mutex());
     default_generator().manual_seed(seed);
+}
+
+Tensor generator_state() {
+    Generator::State s;
+    {
+        std::lock_guard lock(default_generator_mutex());
+        s = default_generator().state();
+    }
+    Tensor out = Tensor::empty({4}, DType::i64);
+    auto* words = out.mutable_data<std::int64_t>();
+    for (std::size_t i = 0; i < s.size(); ++i) words[i] = std::bit_cast<std::int64_t>(s[i]);
+    return out;
+}
+
+void set_generator_state(const Tensor& state) {
+    if (state.shape() != Shape{4})
+        throw ShapeError(
+            fmt::format("set_generator_state: the state must be [4], not {}", state.shape()));
+    if (state.dtype() != DType::i64)
+        throw DTypeError(
+            fmt::format("set_generator_state: the state must be i64, not {}", state.dtype()));
+    Generator::State s;
+    const auto* words = state.data<std::int64_t>();
+    for (std::size_t i = 0; i < s.size(); ++i) s[i] = std::bit_cast<std::uint64_t>(words[i]);
+    // xoshiro256** never leaves the all-zero state once there, so it is no valid state.
+    if (s == Generator::State{})
+        throw ValueError("set_generator_state: the state is all zeros (not a valid state)");
+    std::lock_guard lock(default_generator_mutex());
+    default_generator().set_state(s);
 }
 
 }  // namespace tg

@@ -21,8 +21,10 @@
 #include <tapegrad/ops/reduce.h>
 #include <tapegrad/ops/shape.h>
 #include <tapegrad/optim/adam.h>
+#include <tapegrad/optim/checkpoint.h>
 #include <tapegrad/optim/clip_grad.h>
 #include <tapegrad/optim/lr_scheduler.h>
 #include <tapegrad/optim/optimizer.h>
 #include <tapegrad/optim/rmsprop.h>
 #include <tapegrad/optim/sgd.h>
+#include <tapegrad/layers/keras.h>

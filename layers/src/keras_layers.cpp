@@ -31,9 +31,10 @@ void check_input(const char* layer, const Tensor& x, const Tensor& kernel, std::
                                      layer, rank > 0 ? "[batch, time, features]" : "[batch, ...]",
                                      x.shape()));
     if (x.size(-1) != kernel.size(0))
-        throw ShapeError(fmt::format("keras::{}: input {} has {} features, the layer was built "
-                                     "for {}",
-                                     layer, x.shape(), x.size(-1), kernel.size(0)));
+        throw ShapeError(
+            fmt::format("keras::{}: input {} has {} features, the layer was built "
+                        "for {}",
+                        layer, x.shape(), x.size(-1), kernel.size(0)));
     if (x.dtype() != kernel.dtype())
         throw DTypeError(fmt::format("keras::{}: input is {} but the parameters are {}", layer,
                                      x.dtype(), kernel.dtype()));
@@ -85,15 +86,14 @@ Tensor orthogonal(const Shape& shape, DType dtype) {
         for (std::int64_t i = 0; i < n; ++i) col(i, j) /= norm;
     }
     Tensor result = Tensor::from(q, Shape{n, m}, DType::f64);
-    if (shape[0] < shape[1]) result = t(result).contiguous();
+    if (shape[0] < shape[1]) result = t(result);
     return result.to(dtype);
 }
 
 // ---- Layer -----------------------------------------------------------------
 
 void Layer::build(const Shape& input_shape) {
-    if (built_)
-        throw ValueError(fmt::format("keras::{}: the layer is already built", type()));
+    if (built_) throw ValueError(fmt::format("keras::{}: the layer is already built", type()));
     create(input_shape);
     built_ = true;
 }
@@ -101,9 +101,10 @@ void Layer::build(const Shape& input_shape) {
 Tensor Layer::operator()(const Tensor& x) {
     if (!built_) {
         if (!x.defined() || x.dim() < 2)
-            throw ShapeError(fmt::format("keras::{}: cannot build from an input without a batch "
-                                         "dimension",
-                                         type()));
+            throw ShapeError(
+                fmt::format("keras::{}: cannot build from an input without a batch "
+                            "dimension",
+                            type()));
         std::vector<std::int64_t> dims(x.shape().begin() + 1, x.shape().end());
         build(Shape(dims));
     }
@@ -112,9 +113,10 @@ Tensor Layer::operator()(const Tensor& x) {
 
 void Layer::check_built(const char* what) const {
     if (!built_)
-        throw ValueError(fmt::format("keras::{}: {} before the layer is built; call build(), "
-                                     "layer(x), or put it in a Sequential with an input_shape",
-                                     type(), what));
+        throw ValueError(
+            fmt::format("keras::{}: {} before the layer is built; call build(), "
+                        "layer(x), or put it in a Sequential with an input_shape",
+                        type(), what));
 }
 
 // ---- recurrent layers ------------------------------------------------------
@@ -124,9 +126,10 @@ Recurrent::Recurrent(RecurrentOptions o, std::int64_t gates, std::size_t states)
 
 Shape Recurrent::output_shape(const Shape& input_shape) const {
     if (input_shape.rank() != 2)
-        throw ShapeError(fmt::format("keras::{}: input_shape must be (time, features), got {} "
-                                     "(Keras: expected ndim=3 with the batch)",
-                                     type(), input_shape));
+        throw ShapeError(
+            fmt::format("keras::{}: input_shape must be (time, features), got {} "
+                        "(Keras: expected ndim=3 with the batch)",
+                        type(), input_shape));
     if (options.return_sequences) return {input_shape[0], options.units};
     return {options.units};
 }
@@ -137,8 +140,8 @@ void Recurrent::create(const Shape& input_shape) {
     output_shape(input_shape);  // checks the rank
     const std::int64_t features = input_shape[1], width = gates_ * options.units;
     if (features <= 0)
-        throw ShapeError(fmt::format("keras::{}: input_shape {} has no features", type(),
-                                     input_shape));
+        throw ShapeError(
+            fmt::format("keras::{}: input_shape {} has no features", type(), input_shape));
     kernel = register_parameter("kernel", glorot_uniform({features, width}));
     recurrent_kernel = register_parameter("recurrent_kernel", orthogonal({options.units, width}));
     if (options.use_bias) bias = register_parameter("bias", initial_bias());
@@ -157,10 +160,16 @@ std::vector<Tensor> Recurrent::call(const Tensor& x,
         throw ValueError(fmt::format("keras::{}: initial_state needs {} tensors, got {}", name,
                                      states_, initial_state.size()));
     const Shape state_shape{batch, options.units};
-    for (const Tensor& s : initial_state)
-        if (!s.defined() || s.shape() != state_shape || s.dtype() != x.dtype())
-            throw ShapeError(fmt::format("keras::{}: each initial state must be {} {}", name,
-                                         state_shape, x.dtype()));
+    for (const Tensor& s : initial_state) {
+        if (!s.defined() || s.shape() != state_shape)
+            throw ShapeError(fmt::format(
+                "keras::{}: each initial state must be {} ([batch, "
+                "units]) for input {}, got {}",
+                name, state_shape, x.shape(), s.defined() ? s.shape().str() : "undefined"));
+        if (s.dtype() != x.dtype())
+            throw DTypeError(fmt::format("keras::{}: initial state is {} but the input is {}", name,
+                                         s.dtype(), x.dtype()));
+    }
 
     std::vector<Tensor> state = initial_state;
     if (state.empty()) state.assign(states_, zeros(state_shape, x.dtype()));
@@ -247,9 +256,10 @@ std::unique_ptr<Layer> Dense::clone_config() const { return std::make_unique<Den
 
 Shape Dense::output_shape(const Shape& input_shape) const {
     if (input_shape.rank() < 1)
-        throw ShapeError(fmt::format("keras::Dense: input_shape must have at least one dimension "
-                                     "(features), got {}",
-                                     input_shape));
+        throw ShapeError(
+            fmt::format("keras::Dense: input_shape must have at least one dimension "
+                        "(features), got {}",
+                        input_shape));
     Shape out = input_shape;
     out[out.size() - 1] = options.units;
     return out;

@@ -29,7 +29,7 @@ Tensor output_of(const GradcheckFn& fn, const std::vector<Tensor>& inputs) {
 std::ostream& operator<<(std::ostream& os, const GradcheckResult& r) { return os << r.report; }
 
 GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
-                          GradcheckOptions options) {
+                          GradcheckOptions options, const std::vector<Tensor>& parameters) {
     std::vector<Tensor> leaves;
     std::vector<std::size_t> checked;
     for (std::size_t k = 0; k < inputs.size(); ++k) {
@@ -45,7 +45,8 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
         }
         leaves.push_back(x);
     }
-    if (checked.empty()) throw ValueError("gradcheck: no float64 input to check");
+    if (checked.empty() && parameters.empty())
+        throw ValueError("gradcheck: no float64 input or parameter to check");
 
     Tensor y = output_of(fn, leaves);
     // Fixed weights: a failed check reproduces exactly.
@@ -54,28 +55,34 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
     double* pw = weights.mutable_data<double>();
     for (std::int64_t i = 0; i < y.numel(); ++i) pw[i] = y.numel() == 1 ? 1.0 : g.uniform() + 0.5;
 
+    // Inputs are our own clones and parameters are perturbed in place and
+    // restored, so both are probed the same way.
     std::vector<Tensor> wrt;
     for (std::size_t k : checked) wrt.push_back(leaves[k]);
-    std::vector<Tensor> analytic;
+    for (std::size_t j = 0; j < parameters.size(); ++j) {
+        const Tensor& p = parameters[j];
+        if (!p.defined() || p.dtype() != DType::f64 || !p.is_leaf() || !p.requires_grad())
+            throw DTypeError(
+                fmt::format("gradcheck: parameter {} must be a float64 leaf that "
+                            "requires grad",
+                            j));
+        wrt.push_back(p);
+    }
+    std::vector<Tensor> analytic(wrt.size());
     if (y.requires_grad())
         analytic = grad({y}, wrt, {weights}, {.retain_graph = false, .allow_unused = true});
-    else
-        analytic.resize(wrt.size());
 
     GradcheckResult result;
     result.error = -INFINITY;
     NoGrad no_recording;
-    for (std::size_t c = 0; c < checked.size(); ++c) {
-        std::vector<Tensor> probe = leaves;
-        Tensor x = leaves[checked[c]].detach().clone();
-        probe[checked[c]] = x;
-        double* px = x.mutable_data<double>();
-        for (std::int64_t i = 0; i < x.numel(); ++i) {
+    for (std::size_t c = 0; c < wrt.size(); ++c) {
+        double* px = wrt[c].mutable_data<double>();
+        for (std::int64_t i = 0; i < wrt[c].numel(); ++i) {
             double saved = px[i];
             px[i] = saved + options.eps;
-            double plus = dot(output_of(fn, probe), weights);
+            double plus = dot(output_of(fn, leaves), weights);
             px[i] = saved - options.eps;
-            double minus = dot(output_of(fn, probe), weights);
+            double minus = dot(output_of(fn, leaves), weights);
             px[i] = saved;
             double numeric = (plus - minus) / (2 * options.eps);
             double a = analytic[c].defined() ? analytic[c].data<double>()[i] : 0.0;
@@ -84,7 +91,7 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
             if (std::isnan(a) || std::isnan(numeric)) error = INFINITY;
             if (error > result.error) {
                 result.error = error;
-                result.input = checked[c];
+                result.input = c < checked.size() ? checked[c] : inputs.size() + c - checked.size();
                 result.index = i;
                 result.analytic = a;
                 result.numeric = numeric;
@@ -92,11 +99,13 @@ GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inpu
         }
     }
     result.ok = result.error <= 0;
+    std::string where = result.input < inputs.size()
+                            ? fmt::format("input {}", result.input)
+                            : fmt::format("parameter {}", result.input - inputs.size());
     result.report = fmt::format(
-        "gradcheck {}: worst at input {} element {}: analytic {:.12g}, "
+        "gradcheck {}: worst at {} element {}: analytic {:.12g}, "
         "numeric {:.12g}",
-        result.ok ? "passed" : "FAILED", result.input, result.index, result.analytic,
-        result.numeric);
+        result.ok ? "passed" : "FAILED", where, result.index, result.analytic, result.numeric);
     return result;
 }
 

@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
     parity::add_recurrent_runners(runners);
     parity::add_loss_runners(runners);
     parity::add_optim_runners(runners);
+    parity::add_sequential_runners(runners);
 
     int passed = 0, failed = 0;
     for (int i = 1; i < argc; ++i) {

@@ -55,6 +55,7 @@ void add_linear_runners(std::map<std::string, Runner>& runners);
 void add_recurrent_runners(std::map<std::string, Runner>& runners);
 void add_loss_runners(std::map<std::string, Runner>& runners);
 void add_optim_runners(std::map<std::string, Runner>& runners);
+void add_sequential_runners(std::map<std::string, Runner>& runners);
 
 // Helpers shared by the runners: sum(output * grad_output) over the
 // (output, grad name) pairs present, then the gradients of every leaf.

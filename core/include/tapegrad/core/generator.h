@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <mutex>
 
+#include <tapegrad/core/tensor.h>
+
 namespace tg {
 
 // xoshiro256** seeded through splitmix64: small state (four words) that a
@@ -30,5 +32,12 @@ private:
 Generator& default_generator();
 std::mutex& default_generator_mutex();
 void manual_seed(std::uint64_t seed);
+
+// The default generator's state as an i64 tensor [4] (the four words, bit
+// for bit), so a checkpoint can store it beside the parameters; setting it
+// back continues the same stream of random numbers.
+Tensor generator_state();
+// Throws ShapeError unless state is [4], DTypeError unless it is i64.
+void set_generator_state(const Tensor& state);
 
 }  // namespace tg

@@ -210,7 +210,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<Layer>> layers_;
-    std::vector<std::string> names_;   // Keras-style layer names
+    std::vector<std::string> names_;    // Keras-style layer names
     std::vector<Shape> output_shapes_;  // without the batch dimension
     Shape input_shape_;
 };

@@ -31,9 +31,12 @@ using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 // Compares the tape's gradient of fn with central differences, in float64.
 // A non-scalar output is projected on fixed pseudo-random weights, so every
-// output element counts. Every floating input is checked.
+// output element counts. Every floating input is checked, and so are
+// `parameters`: float64 leaves that fn reads itself (a module's weights),
+// perturbed in place and restored.
 GradcheckResult gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
-                          GradcheckOptions options = {});
+                          GradcheckOptions options = {},
+                          const std::vector<Tensor>& parameters = {});
 GradcheckResult gradcheck(const std::function<Tensor(const Tensor&)>& fn, const Tensor& input,
                           GradcheckOptions options = {});
 
