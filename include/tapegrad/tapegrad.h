@@ -8,6 +8,7 @@
 #include <tapegrad/core/tape.h>
 #include <tapegrad/core/tensor.h>
 #include <tapegrad/layers/cells.h>
+#include <tapegrad/layers/keras.h>
 #include <tapegrad/layers/linear.h>
 #include <tapegrad/layers/module.h>
 #include <tapegrad/layers/rnn.h>
@@ -27,4 +28,3 @@
 #include <tapegrad/optim/optimizer.h>
 #include <tapegrad/optim/rmsprop.h>
 #include <tapegrad/optim/sgd.h>
-#include <tapegrad/layers/keras.h>
