@@ -115,7 +115,7 @@ Tensor Sequential::forward(const Tensor& x) const {
 
 // TF 2.11's model.summary() for a sequential model: line length 65, columns
 // at 45% and 85% of it (29 and 55), a blank line after every layer.
-std::string Sequential::summary() const {
+std::string Sequential::summary_text() const {
     const std::size_t width = 65;
     const std::vector<std::size_t> positions = {29, 55, 65};
     std::string out = fmt::format("Model: \"{}\"\n", name);
@@ -139,6 +139,6 @@ std::string Sequential::summary() const {
     return out;
 }
 
-void Sequential::print_summary() const { std::fputs(summary().c_str(), stdout); }
+void Sequential::summary() const { std::fputs(summary_text().c_str(), stdout); }
 
 }  // namespace tg::keras

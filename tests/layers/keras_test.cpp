@@ -301,7 +301,7 @@ TEST_CASE("keras Sequential: the seed model and its summary") {
         "Trainable params: 137\n"
         "Non-trainable params: 0\n"
         "_________________________________________________________________\n";
-    CHECK(model.summary() == expected);
+    CHECK(model.summary_text() == expected);
 
     // forward is the layers one after another.
     Tensor x = randn({4, 10, 8});
@@ -320,7 +320,7 @@ TEST_CASE("keras Sequential summary: dense on sequences, big counts, LSTM and GR
                             {6, 2});
     // LSTM 4 * (2*4 + 4*4 + 4) = 112; GRU 3 * (4*3 + 3*3 + 2*3) = 81;
     // Dense 3*1000 + 1000 = 4000 and 1000*2000 + 2000 = 2002000.
-    std::string s = model.summary();
+    std::string s = model.summary_text();
     CHECK(s.find(" lstm (LSTM)                 (None, 6, 4)              112       \n") !=
           std::string::npos);
     CHECK(s.find(" gru (GRU)                   (None, 6, 3)              81        \n") !=

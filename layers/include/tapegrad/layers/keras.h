@@ -10,7 +10,7 @@
 //         tg::keras::SimpleRNN({.units = 3}),
 //         tg::keras::Dense({.units = 10}),
 //     }, /*input_shape=*/{10, 8});
-//     model.print_summary();  // 70, 27, 40 -> Total params: 137
+//     model.summary();  // 70, 27, 40 -> Total params: 137
 //
 // Inputs are batch-major as in Keras: [batch, time, features] for the
 // recurrent layers, [batch, ..., features] for Dense. Parameters are
@@ -198,9 +198,10 @@ public:
     Tensor forward(const Tensor& x) const;
     Tensor operator()(const Tensor& x) const { return forward(x); }
 
-    // Keras 2's model.summary() table (TF 2.11 layout).
-    std::string summary() const;
-    void print_summary() const;
+    // Prints Keras 2's model.summary() table (TF 2.11 layout); summary_text()
+    // returns it.
+    void summary() const;
+    std::string summary_text() const;
 
     std::size_t size() const { return layers_.size(); }
     Layer& operator[](std::size_t i) const { return *layers_.at(i); }
