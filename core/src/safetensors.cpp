@@ -133,18 +133,12 @@ std::map<std::string, std::string> read_metadata(const json& value, const std::s
 // dtype_size) does not fit. Zero-sized dimensions are left out of the check
 // so that every partial product Shape::numel forms fits in int64 too.
 std::optional<std::uint64_t> checked_nbytes(const Shape& shape, DType dtype) {
-    std::int64_t product = 1;
-    bool empty = false;
-    for (std::int64_t d : shape) {
-        if (d == 0)
-            empty = true;
-        else if (__builtin_mul_overflow(product, d, &product))
-            return std::nullopt;
-    }
+    std::optional<std::int64_t> numel = checked_numel(shape);
     std::uint64_t nbytes;
-    if (__builtin_mul_overflow(static_cast<std::uint64_t>(product), dtype_size(dtype), &nbytes))
+    if (!numel ||
+        __builtin_mul_overflow(static_cast<std::uint64_t>(*numel), dtype_size(dtype), &nbytes))
         return std::nullopt;
-    return empty ? 0 : nbytes;
+    return nbytes;
 }
 
 Entry read_entry(const std::string& name, const json& info, std::uint64_t data_size,

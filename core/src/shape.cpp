@@ -11,6 +11,18 @@ std::int64_t Shape::numel() const {
     return n;
 }
 
+std::optional<std::int64_t> checked_numel(const Shape& shape) {
+    std::int64_t product = 1;
+    bool empty = false;
+    for (std::int64_t d : shape) {
+        if (d == 0)
+            empty = true;
+        else if (__builtin_mul_overflow(product, d, &product))
+            return std::nullopt;
+    }
+    return empty ? 0 : product;
+}
+
 std::vector<std::int64_t> Shape::strides() const {
     std::vector<std::int64_t> s(dims_.size(), 1);
     for (std::size_t i = dims_.size(); i-- > 1;) s[i - 1] = s[i] * dims_[i];

@@ -16,9 +16,13 @@ constexpr std::size_t kAlignment = 64;  // a cache line: aligned loads for vecto
 std::shared_ptr<TensorImpl> make_impl(Shape shape, DType dtype) {
     if (std::any_of(shape.begin(), shape.end(), [](std::int64_t d) { return d < 0; }))
         throw ShapeError(fmt::format("empty: negative dimension in shape {}", shape));
+    std::optional<std::int64_t> numel = checked_numel(shape);
+    std::size_t nbytes = 0;
+    if (!numel ||
+        __builtin_mul_overflow(static_cast<std::size_t>(*numel), dtype_size(dtype), &nbytes))
+        throw ShapeError(fmt::format("empty: shape {} has too many elements", shape));
     auto impl = std::make_shared<TensorImpl>();
-    impl->storage =
-        std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype));
+    impl->storage = std::make_shared<Storage>(nbytes);
     impl->shape = std::move(shape);
     impl->dtype = dtype;
     return impl;
@@ -132,6 +136,7 @@ const Shape& Tensor::shape() const { return checked().shape; }
 DType Tensor::dtype() const { return checked().dtype; }
 
 std::int64_t Tensor::size(std::int64_t d) const {
+    if (dim() == 0) throw IndexError(fmt::format("size: a 0-D tensor has no dimension {}", d));
     return shape()[static_cast<std::size_t>(normalize_dim(d, dim(), "size"))];
 }
 
@@ -217,11 +222,12 @@ Tensor Tensor::reshape(Shape target) const {
             throw ShapeError(
                 fmt::format("reshape: invalid shape {} for input of shape {}", target, shape()));
         } else {
-            known *= target[i];
+            if (__builtin_mul_overflow(known, target[i], &known))
+                throw ShapeError(fmt::format("reshape: shape {} has too many elements", target));
         }
     }
     if (infer >= 0 && known != 0 && numel() % known == 0) target[infer] = numel() / known;
-    if (target.numel() != numel() || (infer >= 0 && target[infer] < 0))
+    if (checked_numel(target) != numel() || (infer >= 0 && target[infer] < 0))
         throw ShapeError(
             fmt::format("reshape: shape {} is invalid for input of shape {} ({} "
                         "elements)",
@@ -330,6 +336,10 @@ Tensor& Tensor::set(std::initializer_list<std::int64_t> index, double value) {
 Tensor& Tensor::set_data(const Tensor& value) {
     check_inplace(*this, "set_data");
     const TensorImpl& v = value.checked();
+    // Optimizer state and gradients are sized by the parameter: keep its shape.
+    if (v.shape != shape())
+        throw ShapeError(
+            fmt::format("set_data: new data has shape {}, the tensor has {}", v.shape, shape()));
     impl_->storage = v.storage;
     impl_->offset = v.offset;
     impl_->shape = v.shape;
@@ -354,6 +364,9 @@ Tensor arange(double start, double end, double step, DType dtype) {
         throw ValueError(
             fmt::format("arange: invalid range start={} end={} step={}", start, end, step));
     double count = std::ceil((end - start) / step);
+    if (count >= 0x1p62)
+        throw ValueError(fmt::format("arange: {} elements are too many (start={} end={} step={})",
+                                     count, start, end, step));
     auto n = static_cast<std::int64_t>(std::max(count, 0.0));
     return generate({n}, dtype, [=](std::int64_t i) { return start + step * double(i); });
 }

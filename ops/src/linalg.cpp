@@ -15,11 +15,6 @@ template <class T>
 void gemm_into(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                const T* a, const T* b, T beta, T* c) {
     assert(beta == T(0) || beta == T(1));
-    if (m == 0 || n == 0) return;
-    if (k == 0) {  // an empty product; BLAS would reject the leading dimension 0
-        if (beta == T(0)) std::fill(c, c + m * n, T(0));
-        return;
-    }
     blas::gemm(trans_a, trans_b, m, n, k, T(1), a, trans_a ? m : k, b, trans_b ? k : n, beta, c, n);
 }
 

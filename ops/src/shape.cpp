@@ -231,7 +231,7 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::optional<std::int64_t> star
         return std::clamp<std::int64_t>(v, 0, n);
     };
     std::int64_t first = bound(start, 0), last = std::max(bound(end, n), first);
-    View v = narrow_view(x.shape(), d, first, (last - first + step - 1) / step);
+    View v = narrow_view(x.shape(), d, first, last == first ? 0 : (last - first - 1) / step + 1);
     v.strides[d] *= step;
     return view_op("slice", x, std::move(v));
 }
@@ -355,7 +355,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& size
     for (std::int64_t size : sizes) {
         if (size < 0)
             throw ValueError(fmt::format("split: sizes [{}] must be >= 0", fmt::join(sizes, ", ")));
-        total += size;
+        if (__builtin_add_overflow(total, size, &total))
+            throw ValueError(fmt::format("split: sizes [{}] overflow", fmt::join(sizes, ", ")));
     }
     if (total != x.shape()[d])
         throw ShapeError(
@@ -375,7 +376,7 @@ std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim
     // An empty dim still gives `chunks` (empty) pieces, as PyTorch.
     if (n == 0)
         return split(x, std::vector<std::int64_t>(static_cast<std::size_t>(chunks), 0), dim);
-    return split(x, (n + chunks - 1) / chunks, dim);
+    return split(x, (n - 1) / chunks + 1, dim);
 }
 
 // y = x with a size-1 dim inserted (shares data);  dx = dy reshaped back.

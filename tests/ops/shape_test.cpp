@@ -490,3 +490,11 @@ TEST_CASE("a failed shape op leaves the tape unchanged") {
     CHECK_THROWS(slice(x, 1, 0, 2, 0));
     CHECK(tape_size() == 0);
 }
+
+TEST_CASE("split, slice and chunk refuse or clamp sizes that would overflow") {
+    Tensor x = arange(2.0);
+    const std::int64_t big = std::numeric_limits<std::int64_t>::max();
+    CHECK_THROWS_AS(split(x, std::vector<std::int64_t>{big, big, 4}), ValueError);
+    CHECK(slice(x, 0, {}, {}, big).to_vector<float>() == std::vector<float>{0});
+    CHECK(chunk(x, big).size() == 2);
+}

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,10 @@ public:
 private:
     std::vector<std::int64_t> dims_;
 };
+
+// The number of elements, or nullopt when the product of the non-zero
+// dimensions overflows int64 (a shape no memory could hold).
+std::optional<std::int64_t> checked_numel(const Shape& shape);
 
 // Maps a possibly negative dimension into [0, rank); throws IndexError
 // naming op otherwise.

@@ -108,8 +108,8 @@ public:
     Tensor& zero_() { return fill_(0.0); }
     Tensor& copy_(const Tensor& src);  // same shape; converts dtype
     Tensor& set(std::initializer_list<std::int64_t> index, double value);
-    // Makes this tensor (and every handle on it) hold value's data, shape and
-    // dtype, like PyTorch's `t.data = value`; its gradient is dropped.
+    // Makes this tensor (and every handle on it) hold value's data and dtype,
+    // like PyTorch's `t.data = value`; the shape must stay. The gradient is dropped.
     Tensor& set_data(const Tensor& value);
     std::uint64_t version() const;
 
