@@ -242,12 +242,12 @@ TEST_CASE("safetensors: corrupting any byte gives an Error or a valid file, neve
             try {
                 SafetensorsFile f = parse(bad);
                 ++parsed;
-                // Whatever parses is self-consistent: w is there with a size
-                // that matches its bytes.
-                REQUIRE(f.tensors.count("w") == 1);
-                CHECK(f.tensors.at("w").nbytes() ==
-                      static_cast<std::size_t>(f.tensors.at("w").numel()) *
-                          dtype_size(f.tensors.at("w").dtype()));
+                // Whatever parses is self-consistent: one tensor (its name may
+                // have changed) whose size matches its shape.
+                REQUIRE(f.tensors.size() == 1);
+                const Tensor& w = f.tensors.begin()->second;
+                CHECK(w.nbytes() == static_cast<std::size_t>(w.numel()) * dtype_size(w.dtype()));
+                CHECK(w.numel() <= 2);
             } catch (const Error&) {
                 ++refused;
             }
