@@ -11,15 +11,10 @@ namespace tg {
 
 namespace {
 
+using detail::floating;
+
 using detail::map;
 using detail::zip;
-
-// Float-only math on an integer tensor works on its float32 copy, as in the
-// elementwise family.
-Tensor floating(const Tensor& x, const char* op) {
-    if (!x.defined()) throw ValueError(fmt::format("{}: undefined tensor", op));
-    return is_floating(x.dtype()) ? x : x.to(DType::f32);
-}
 
 // A tensor seen as [outer, n, inner] around one dimension: each of the
 // outer * inner lanes holds n elements that lie `inner` apart.

@@ -8,6 +8,8 @@ namespace tg {
 
 namespace {
 
+using detail::floating;
+
 using detail::map;
 using detail::zip;
 
@@ -54,12 +56,6 @@ Tensor as_operand(double v, const Tensor& like) {
     bool integral = std::nearbyint(v) == v && std::abs(v) < 0x1p63;
     DType d = is_floating(like.dtype()) || integral ? like.dtype() : DType::f32;
     return Tensor::scalar(v, d);
-}
-
-// Float-only math on an integer tensor works on its float32 copy, as in PyTorch.
-Tensor floating(const Tensor& x, const char* op) {
-    if (!x.defined()) throw ValueError(fmt::format("{}: undefined tensor", op));
-    return is_floating(x.dtype()) ? x : x.to(DType::f32);
 }
 
 template <class F>

@@ -6,6 +6,12 @@
 // the arithmetic inside backward functions. No recording happens here.
 namespace tg::detail {
 
+// Float-only math on an integer tensor works on its float32 copy, as PyTorch.
+inline Tensor floating(const Tensor& x, const char* op) {
+    if (!x.defined()) throw ValueError(fmt::format("{}: undefined tensor", op));
+    return is_floating(x.dtype()) ? x : x.to(DType::f32);
+}
+
 // y[i] = f(x[i]) in x's dtype; f is a generic lambda.
 template <class F>
 Tensor map(const Tensor& x, F f) {
