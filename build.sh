@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(g++ cmake pkg-config libopenblas-dev libfmt-dev doctest-dev nlohmann-json3-dev)
+packages=(g++ cmake pkg-config libopenblas-dev libfmt-dev doctest-dev nlohmann-json3-dev
+          libcli11-dev libopenmpi-dev openmpi-bin)  # Open MPI: distributed/ (optional, TAPEGRAD_WITH_MPI)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,7 +31,7 @@ cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release "${extra[@]}" >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
 
 case "${1:-demo}" in
-  demo) "$build_dir"/examples/raw_rnn ;;
+  demo) "$build_dir"/examples/sine_to_cosine --plot "$build_dir"/sine_to_cosine.svg ;;
   test) ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" ;;
   *) echo "usage: $0 [demo|test|deps]" >&2; exit 2 ;;
 esac

@@ -1,29 +1,19 @@
+#include <tapegrad/core/anomaly.h>
 #include <tapegrad/core/tape.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <utility>
+
+#include "tape_entries.h"
 
 namespace tg {
 
+using detail::Entry;
+using detail::Output;
+
 namespace {
-
-struct Output {
-    Shape shape;
-    DType dtype;
-    std::weak_ptr<Storage> storage;
-    std::uint64_t version;
-};
-
-struct Entry {
-    const char* op;
-    std::vector<Tensor> inputs;
-    std::vector<std::uint64_t> input_versions;
-    std::vector<Output> outputs;
-    BackwardFn single;  // exactly one of single / multi is set while live
-    MultiBackwardFn multi;
-    bool freed = false;
-};
 
 std::uint64_t new_tape_id() {
     // Unique across threads and resets, so a tensor from another thread's tape
@@ -38,10 +28,19 @@ struct Tape {
     std::size_t live = 0;
 
     void free_through(std::size_t last) {
+        if (last + 1 >= entries.size()) {  // the usual case: backward consumed everything
+            entries.clear();
+            live = 0;
+            id = new_tape_id();
+            return;
+        }
         for (std::size_t i = 0; i <= last && i < entries.size(); ++i) {
             Entry& e = entries[i];
             if (e.freed) continue;
-            e = Entry{e.op, {}, {}, {}, nullptr, nullptr, true};
+            Entry freed;
+            freed.op = e.op;
+            freed.freed = true;
+            e = std::move(freed);
             --live;
         }
         if (live == 0) {
@@ -53,6 +52,25 @@ struct Tape {
 
 thread_local Tape tape;
 thread_local bool grad_mode = true;
+// Ops that backward functions call are arithmetic on gradients, not the
+// user's forward: anomaly mode checks their results as gradients instead.
+thread_local bool in_backward = false;
+
+// The outermost CallSiteScope of this thread; within == nullptr: none.
+struct Caller {
+    CallSite site;
+    const char* within = nullptr;
+};
+thread_local Caller scope;
+
+Caller caller(CallSite site) { return scope.within ? scope : Caller{site, nullptr}; }
+
+void check_forward(const char* op, std::span<const Tensor> inputs, std::span<const Tensor> ys,
+                   CallSite site) {
+    if (in_backward) return;
+    Caller c = caller(site);
+    detail::check_forward(op, inputs, ys, c.site, c.within);
+}
 
 // Gradients never share a buffer they may later be accumulated into, so
 // accumulation always makes a new tensor.
@@ -87,9 +105,7 @@ Tensor owned(Tensor g) {
                     t.shape(), consumer));
 }
 
-bool on_this_tape(const Node& n) {
-    return n.tape_id == tape.id && n.entry < tape.entries.size() && !tape.entries[n.entry].freed;
-}
+bool on_this_tape(const Node& n) { return detail::on_this_tape(n); }
 
 struct Roots {
     std::vector<Tensor> tensors;
@@ -204,6 +220,11 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         accumulate(slots[n.slot], roots.seeds[r]);
     }
     NoGrad no_recording_in_backward;
+    struct BackwardFlag {
+        bool previous = std::exchange(in_backward, true);
+        ~BackwardFlag() { in_backward = previous; }
+    } backward_flag;
+    const bool checking = detect_anomaly();
     for (std::ptrdiff_t i = last; i >= 0; --i) {
         if (!reachable[i] || pending[i].empty()) continue;
         Entry& e = tape.entries[i];
@@ -223,6 +244,7 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         for (const Tensor& x : e.inputs)
             slots.emplace_back(x.requires_grad(), x.shape(), x.dtype());
         Grads dx(std::move(slots));
+        if (checking) detail::check_incoming(e, dys);
         if (e.single)
             e.single(dys[0], dx);
         else
@@ -230,6 +252,7 @@ std::vector<Tensor> run_backward(const Roots& roots, const std::vector<Tensor>& 
         for (std::size_t j = 0; j < e.inputs.size(); ++j) {
             const Tensor& g = dx[j].value();
             if (!g.defined()) continue;
+            if (checking) detail::check_gradient(e, j, g);
             const Tensor& x = e.inputs[j];
             if (x.is_leaf()) {
                 deliver_leaf(x, g);
@@ -261,8 +284,14 @@ Tensor mark_output(Tensor y, std::uint32_t entry, std::uint32_t slot) {
     return y;
 }
 
-Entry& push_entry(const char* op, std::vector<Tensor> inputs, const std::vector<Tensor>& ys) {
-    Entry e{op, std::move(inputs), {}, {}, nullptr, nullptr, false};
+Entry& push_entry(const char* op, CallSite site, std::vector<Tensor> inputs,
+                  const std::vector<Tensor>& ys) {
+    Caller c = caller(site);
+    Entry e;
+    e.op = op;
+    e.site = c.site;
+    e.within = c.within;
+    e.inputs = std::move(inputs);
     e.input_versions.reserve(e.inputs.size());
     for (const Tensor& x : e.inputs) e.input_versions.push_back(x.impl()->storage->version);
     for (const Tensor& y : ys)
@@ -291,26 +320,37 @@ bool should_record(std::span<const Tensor> inputs) {
                        [](const Tensor& x) { return x.defined() && x.requires_grad(); });
 }
 
-Tensor record(const char* op, std::vector<Tensor> inputs, Tensor y, BackwardFn backward) {
+Tensor record(const char* op, std::vector<Tensor> inputs, Tensor y, BackwardFn backward,
+              CallSite site) {
+    if (detect_anomaly()) check_forward(op, inputs, std::span<const Tensor>(&y, 1), site);
     if (!should_record(inputs)) return y;
     auto entry = static_cast<std::uint32_t>(tape.entries.size());
     y = mark_output(std::move(y), entry, 0);
-    push_entry(op, std::move(inputs), {y}).single = std::move(backward);
+    push_entry(op, site, std::move(inputs), {y}).single = std::move(backward);
     return y;
 }
 
 std::vector<Tensor> record(const char* op, std::vector<Tensor> inputs, std::vector<Tensor> ys,
-                           MultiBackwardFn backward) {
+                           MultiBackwardFn backward, CallSite site) {
+    if (detect_anomaly()) check_forward(op, inputs, ys, site);
     if (!should_record(inputs)) return ys;
     auto entry = static_cast<std::uint32_t>(tape.entries.size());
     for (std::size_t s = 0; s < ys.size(); ++s)
         ys[s] = mark_output(std::move(ys[s]), entry, static_cast<std::uint32_t>(s));
-    push_entry(op, std::move(inputs), ys).multi = std::move(backward);
+    push_entry(op, site, std::move(inputs), ys).multi = std::move(backward);
     return ys;
 }
 
 NoGrad::NoGrad() : previous_(grad_mode) { grad_mode = false; }
 NoGrad::~NoGrad() { grad_mode = previous_; }
+
+CallSiteScope::CallSiteScope(const char* within, CallSite site) noexcept
+    : outermost_(scope.within == nullptr) {
+    if (outermost_) scope = Caller{site, within};
+}
+CallSiteScope::~CallSiteScope() {
+    if (outermost_) scope = Caller{};
+}
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
     Roots roots = make_roots({*this}, {grad}, "backward");
@@ -335,6 +375,12 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 }
 
 std::size_t tape_size() { return tape.live; }
+
+const std::vector<Entry>& detail::this_thread_entries() { return tape.entries; }
+
+bool detail::on_this_tape(const Node& n) {
+    return n.tape_id == tape.id && n.entry < tape.entries.size() && !tape.entries[n.entry].freed;
+}
 
 void clear_tape() {
     if (!tape.entries.empty()) tape.free_through(tape.entries.size() - 1);

@@ -381,9 +381,11 @@ Tensor linspace(double start, double end, std::int64_t steps, DType dtype) {
         Step first = static_cast<Step>(start), last = static_cast<Step>(end);
         Step step = steps > 1 ? (last - first) / static_cast<Step>(steps - 1) : Step(0);
         T* p = y.mutable_data<T>();
+        // One rounding per element (fused multiply-add), as PyTorch's scalar kernel.
         for (std::int64_t i = 0; i < steps; ++i)
-            p[i] = static_cast<T>(i < steps / 2 ? first + step * static_cast<Step>(i)
-                                                : last - step * static_cast<Step>(steps - 1 - i));
+            p[i] = static_cast<T>(i < steps / 2
+                                      ? std::fma(step, static_cast<Step>(i), first)
+                                      : std::fma(-step, static_cast<Step>(steps - 1 - i), last));
     });
     return y;
 }

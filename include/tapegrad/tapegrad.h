@@ -8,6 +8,7 @@
 #include <tapegrad/core/tape.h>
 #include <tapegrad/core/tensor.h>
 #include <tapegrad/layers/cells.h>
+#include <tapegrad/layers/embedding.h>
 #include <tapegrad/layers/keras.h>
 #include <tapegrad/layers/linear.h>
 #include <tapegrad/layers/module.h>

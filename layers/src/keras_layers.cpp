@@ -2,6 +2,7 @@
 #include <tapegrad/layers/keras.h>
 #include <tapegrad/ops/activation.h>
 #include <tapegrad/ops/elementwise.h>
+#include <tapegrad/ops/index.h>
 #include <tapegrad/ops/linalg.h>
 #include <tapegrad/ops/shape.h>
 
@@ -38,6 +39,16 @@ void check_input(const char* layer, const Tensor& x, const Tensor& kernel, std::
     if (x.dtype() != kernel.dtype())
         throw DTypeError(fmt::format("keras::{}: input is {} but the parameters are {}", layer,
                                      x.dtype(), kernel.dtype()));
+}
+
+// y [batch, time, features] with time reversed: one gather of rows.
+Tensor reversed_in_time(const Tensor& y) {
+    const std::int64_t batch = y.size(0), steps = y.size(1);
+    Tensor index = Tensor::empty({batch, steps}, DType::i64);
+    std::int64_t* pi = index.mutable_data<std::int64_t>();
+    for (std::int64_t b = 0; b < batch; ++b)
+        for (std::int64_t t = 0; t < steps; ++t) pi[b * steps + t] = b * steps + steps - 1 - t;
+    return embedding(index, y.reshape({batch * steps, y.size(2)}));
 }
 
 }  // namespace
@@ -171,20 +182,17 @@ std::vector<Tensor> Recurrent::call(const Tensor& x,
                                          s.dtype(), x.dtype()));
     }
 
-    std::vector<Tensor> state = initial_state;
-    if (state.empty()) state.assign(states_, zeros(state_shape, x.dtype()));
-    // The input's part of every gate, for all steps at once: [B, T, units * gates].
-    Tensor xw = matmul(x, kernel);
-    if (Tensor b = input_bias(); b.defined()) xw = xw + b;
-    std::vector<Tensor> outputs;
-    for (std::int64_t s = 0; s < steps; ++s) {
-        std::int64_t t = options.go_backwards ? steps - 1 - s : s;
-        state = step(select(xw, 1, t), state);
-        outputs.push_back(state[0]);
-    }
+    std::vector<Tensor> r = sequence(
+        x, initial_state,
+        {.reverse = options.go_backwards,
+         .batch_first = true,
+         .activation = activation_from_name(options.activation, ("keras::" + name).c_str())});
     // Keras keeps go_backwards outputs in reading order (reversed in time).
-    std::vector<Tensor> result = {options.return_sequences ? stack(outputs, 1) : state[0]};
-    if (options.return_state) result.insert(result.end(), state.begin(), state.end());
+    Tensor output = !options.return_sequences ? r[1]
+                    : options.go_backwards    ? reversed_in_time(r[0])
+                                              : r[0];
+    std::vector<Tensor> result = {output};
+    if (options.return_state) result.insert(result.end(), r.begin() + 1, r.end());
     return result;
 }
 
@@ -199,8 +207,10 @@ std::unique_ptr<Layer> SimpleRNN::clone_config() const {
     return std::make_unique<SimpleRNN>(options);
 }
 
-std::vector<Tensor> SimpleRNN::step(const Tensor& xw, const std::vector<Tensor>& state) const {
-    return {activation(xw + matmul(state[0], recurrent_kernel), options.activation)};
+std::vector<Tensor> SimpleRNN::sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                        SequenceOptions o) const {
+    return rnn_sequence(x, state.empty() ? Tensor() : state[0],
+                        {t(kernel), t(recurrent_kernel), bias, {}, {}}, o);
 }
 
 LSTM::LSTM(RecurrentOptions o) : Recurrent(std::move(o), 4, 2) {
@@ -216,11 +226,11 @@ Tensor LSTM::initial_bias() const {
     return cat({zeros({u}), ones({u}), zeros({2 * u})}, 0);
 }
 
-std::vector<Tensor> LSTM::step(const Tensor& xw, const std::vector<Tensor>& state) const {
-    std::vector<Tensor> z = chunk(xw + matmul(state[0], recurrent_kernel), 4, 1);
-    Tensor i = sigmoid(z[0]), f = sigmoid(z[1]), o = sigmoid(z[3]);
-    Tensor c = f * state[1] + i * activation(z[2], options.activation);
-    return {o * activation(c, options.activation), c};
+// Keras's gate order i, f, c, o is PyTorch's; its one bias is PyTorch's b_ih.
+std::vector<Tensor> LSTM::sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                   SequenceOptions o) const {
+    Tensor h0 = state.empty() ? Tensor() : state[0], c0 = state.empty() ? Tensor() : state[1];
+    return lstm_sequence(x, h0, c0, {t(kernel), t(recurrent_kernel), bias, {}, {}}, o);
 }
 
 GRU::GRU(RecurrentOptions o) : Recurrent(std::move(o), 3, 1) {
@@ -233,16 +243,20 @@ std::unique_ptr<Layer> GRU::clone_config() const { return std::make_unique<GRU>(
 // reset_after: separate input (row 0) and recurrent (row 1) biases.
 Tensor GRU::initial_bias() const { return zeros({2, 3 * options.units}); }
 
-Tensor GRU::input_bias() const { return bias.defined() ? bias[0] : Tensor(); }
-
-std::vector<Tensor> GRU::step(const Tensor& xw, const std::vector<Tensor>& state) const {
-    const Tensor& h = state[0];
-    Tensor hw = matmul(h, recurrent_kernel);
-    if (bias.defined()) hw = hw + bias[1];
-    std::vector<Tensor> x3 = chunk(xw, 3, 1), h3 = chunk(hw, 3, 1);
-    Tensor z = sigmoid(x3[0] + h3[0]), r = sigmoid(x3[1] + h3[1]);
-    Tensor hh = activation(x3[2] + r * h3[2], options.activation);
-    return {z * h + (1.0 - z) * hh};
+// Keras's gates z, r, h are PyTorch's r, z, n with the first two swapped;
+// bias[0] is PyTorch's b_ih and bias[1] its b_hh.
+std::vector<Tensor> GRU::sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                  SequenceOptions o) const {
+    const std::int64_t u = options.units;
+    auto torch_order = [u](const Tensor& w) {
+        return cat({narrow(w, 0, u, u), narrow(w, 0, 0, u), narrow(w, 0, 2 * u, u)}, 0);
+    };
+    SequenceWeights w{torch_order(t(kernel)), torch_order(t(recurrent_kernel)), {}, {}, {}};
+    if (bias.defined()) {
+        w.b_ih = torch_order(bias[0]);
+        w.b_hh = torch_order(bias[1]);
+    }
+    return gru_sequence(x, state.empty() ? Tensor() : state[0], w, o);
 }
 
 // ---- Dense -----------------------------------------------------------------

@@ -1,6 +1,5 @@
 #include <tapegrad/layers/rnn.h>
 #include <tapegrad/ops/activation.h>
-#include <tapegrad/ops/linalg.h>
 #include <tapegrad/ops/shape.h>
 
 #include <cmath>
@@ -16,6 +15,10 @@ const RNNOptions& checked(const RNNOptions& o) {
         throw ValueError(
             fmt::format("RNN: nonlinearity must be 'tanh' or 'relu', got '{}'", o.nonlinearity));
     return o;
+}
+
+SequenceWeights sequence_weights(const RecurrentWeights& w) {
+    return {w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh, w.weight_hr};
 }
 
 }  // namespace
@@ -105,53 +108,33 @@ void RecurrentBase::check(const Tensor& x, const std::vector<Tensor>& initial) c
 
 std::vector<Tensor> RecurrentBase::run(const Tensor& x, const std::vector<Tensor>& initial) const {
     check(x, initial);
-    const bool batched = x.dim() == 3;
-    // Work time-major with a batch dimension: [T, B, input_size].
-    Tensor input = !batched ? unsqueeze(x, 1) : config_.batch_first ? transpose(x, 0, 1) : x;
-    const std::int64_t steps = input.size(0), batch = input.size(1);
     const std::int64_t directions = num_directions();
-    const std::int64_t stacked = config_.num_layers * directions;
-    std::vector<std::int64_t> sizes = state_sizes(initial.size());
-    std::vector<Tensor> start;
-    for (std::size_t k = 0; k < initial.size(); ++k) {
-        if (!initial[k].defined())
-            start.push_back(zeros({stacked, batch, sizes[k]}, input.dtype()));
-        else
-            start.push_back(batched ? initial[k] : unsqueeze(initial[k], 1));
-    }
-
+    // The fused ops read every layout (time-major, batch_first, unbatched)
+    // as it is, so nothing is transposed here.
+    SequenceOptions options{.batch_first = config_.batch_first};
     std::vector<std::vector<Tensor>> finals(initial.size());  // [state][layer * D + direction]
+    Tensor input = x;
     for (std::int64_t layer = 0; layer < config_.num_layers; ++layer) {
         std::vector<Tensor> outputs_by_direction;
         for (std::int64_t direction = 0; direction < directions; ++direction) {
             const std::int64_t index = layer * directions + direction;
             std::vector<Tensor> state;
-            for (const Tensor& s : start) state.push_back(s[index]);
-            // The reverse direction reads time backwards; its output at step t
-            // still lands at position t.
-            std::vector<Tensor> outputs(static_cast<std::size_t>(steps));
-            for (std::int64_t s = 0; s < steps; ++s) {
-                std::int64_t t = direction == 0 ? s : steps - 1 - s;
-                state = step(input[t], state, weights[static_cast<std::size_t>(index)]);
-                outputs[static_cast<std::size_t>(t)] = state[0];
-            }
-            for (std::size_t k = 0; k < state.size(); ++k) finals[k].push_back(state[k]);
-            outputs_by_direction.push_back(stack(outputs, 0));
+            for (const Tensor& s : initial) state.push_back(s.defined() ? s[index] : Tensor());
+            options.reverse = direction == 1;
+            std::vector<Tensor> r =
+                sequence(input, state, weights[static_cast<std::size_t>(index)], options);
+            outputs_by_direction.push_back(r[0]);
+            for (std::size_t k = 0; k < finals.size(); ++k) finals[k].push_back(r[k + 1]);
         }
-        Tensor output = directions == 1 ? outputs_by_direction[0] : cat(outputs_by_direction, 2);
+        Tensor output = directions == 1 ? outputs_by_direction[0] : cat(outputs_by_direction, -1);
         // PyTorch drops out between layers only, never after the last one.
         bool last = layer + 1 == config_.num_layers;
         input = last ? output : dropout(output, config_.dropout, is_training());
     }
 
-    Tensor output = !batched              ? squeeze(input, 1)
-                    : config_.batch_first ? transpose(input, 0, 1)
-                                          : input;
-    std::vector<Tensor> result = {output};
-    for (const auto& states : finals) {
-        Tensor s = stack(states, 0);
-        result.push_back(batched ? s : squeeze(s, 1));
-    }
+    std::vector<Tensor> result = {input};
+    for (const auto& states : finals)
+        result.push_back(states.size() == 1 ? unsqueeze(states[0], 0) : stack(states, 0));
     return result;
 }
 
@@ -165,10 +148,10 @@ RNNOutput RNN::forward(const Tensor& x, const Tensor& h0) const {
     return {r[0], r[1]};
 }
 
-std::vector<Tensor> RNN::step(const Tensor& x, const std::vector<Tensor>& state,
-                              const RecurrentWeights& w) const {
-    return {rnn_cell(x, state[0], w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh,
-                     options.nonlinearity)};
+std::vector<Tensor> RNN::sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                  const RecurrentWeights& w, SequenceOptions o) const {
+    o.activation = options.nonlinearity == "relu" ? Activation::relu : Activation::tanh;
+    return rnn_sequence(x, state[0], sequence_weights(w), o);
 }
 
 LSTM::LSTM(LSTMOptions o)
@@ -184,12 +167,10 @@ LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) const {
 }
 
 // With proj_size, the state carried to the next step and to the output is
-// the projection W_hr h of the cell's h.
-std::vector<Tensor> LSTM::step(const Tensor& x, const std::vector<Tensor>& state,
-                               const RecurrentWeights& w) const {
-    auto [h, c] = lstm_cell(x, state[0], state[1], w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh);
-    if (w.weight_hr.defined()) h = linear(h, w.weight_hr);
-    return {h, c};
+// the projection W_hr h of the cell's h; the fused op applies it.
+std::vector<Tensor> LSTM::sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                   const RecurrentWeights& w, SequenceOptions o) const {
+    return lstm_sequence(x, state[0], state[1], sequence_weights(w), o);
 }
 
 GRU::GRU(GRUOptions o)
@@ -202,9 +183,9 @@ RNNOutput GRU::forward(const Tensor& x, const Tensor& h0) const {
     return {r[0], r[1]};
 }
 
-std::vector<Tensor> GRU::step(const Tensor& x, const std::vector<Tensor>& state,
-                              const RecurrentWeights& w) const {
-    return {gru_cell(x, state[0], w.weight_ih, w.weight_hh, w.bias_ih, w.bias_hh)};
+std::vector<Tensor> GRU::sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                  const RecurrentWeights& w, SequenceOptions o) const {
+    return gru_sequence(x, state[0], sequence_weights(w), o);
 }
 
 }  // namespace tg

@@ -105,15 +105,15 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p) {
 }  // namespace
 
 // y = tanh x;  dx = dy * (1 - y^2).
-Tensor tanh(const Tensor& x0) {
+Tensor tanh(const Tensor& x0, CallSite site) {
     Tensor x = floating(x0, "tanh");
     Tensor y = map(x, [](auto v) { return std::tanh(v); });
-    return record("tanh", {x}, y,
-                  [y](const Tensor& dy, Grads& dx) { dx[0] += dy * (1.0 - y * y); });
+    return record(
+        "tanh", {x}, y, [y](const Tensor& dy, Grads& dx) { dx[0] += dy * (1.0 - y * y); }, site);
 }
 
 // y = 1 / (1 + e^-x);  dx = dy * y * (1 - y).
-Tensor sigmoid(const Tensor& x0) {
+Tensor sigmoid(const Tensor& x0, CallSite site) {
     Tensor x = floating(x0, "sigmoid");
     // Only ever exponentiate a non-positive number, so e^|x| never overflows.
     Tensor y = map(x, [](auto v) {
@@ -122,46 +122,55 @@ Tensor sigmoid(const Tensor& x0) {
         T e = static_cast<T>(std::exp(v));
         return e / (T(1) + e);
     });
-    return record("sigmoid", {x}, y,
-                  [y](const Tensor& dy, Grads& dx) { dx[0] += dy * y * (1.0 - y); });
+    return record(
+        "sigmoid", {x}, y, [y](const Tensor& dy, Grads& dx) { dx[0] += dy * y * (1.0 - y); }, site);
 }
 
 // y = max(x, 0);  dx = dy where x > 0, else 0 (also at x = 0, as PyTorch).
-Tensor relu(const Tensor& x) {
+Tensor relu(const Tensor& x, CallSite site) {
     if (!x.defined()) throw ValueError("relu: undefined tensor");
     // `v < 0` is false for NaN, so NaN propagates as in PyTorch.
     Tensor y = map(x, [](auto v) { return v < 0 ? decltype(v)(0) : v; });
-    return record("relu", {x}, y, [y](const Tensor& dy, Grads& dx) {
-        dx[0] += dy * map(y, [](auto v) { return v > 0 ? 1 : 0; });
-    });
+    return record(
+        "relu", {x}, y,
+        [y](const Tensor& dy, Grads& dx) {
+            dx[0] += dy * map(y, [](auto v) { return v > 0 ? 1 : 0; });
+        },
+        site);
 }
 
 // y = e^(x - m) / sum e^(x - m) along dim, m = max along dim;
 // dx = y * (dy - sum(dy * y)) along dim.
-Tensor softmax(const Tensor& x0, std::int64_t dim) {
+Tensor softmax(const Tensor& x0, std::int64_t dim, CallSite site) {
     if (!x0.defined()) throw ValueError("softmax: undefined tensor");
     Lanes l = lanes_around(x0.shape(), normalize_dim(dim, x0.dim(), "softmax"));
     Tensor x = floating(x0, "softmax");
     Tensor y = softmax_lanes(x, l, /*log=*/false);
-    return record("softmax", {x}, y, [y, l](const Tensor& dy, Grads& dx) {
-        dx[0] += softmax_lanes_grad(y, dy, l, /*log=*/false);
-    });
+    return record(
+        "softmax", {x}, y,
+        [y, l](const Tensor& dy, Grads& dx) {
+            dx[0] += softmax_lanes_grad(y, dy, l, /*log=*/false);
+        },
+        site);
 }
 
 // y = x - m - log(sum e^(x - m)) along dim, m = max along dim;
 // dx = dy - e^y * sum(dy) along dim.
-Tensor log_softmax(const Tensor& x0, std::int64_t dim) {
+Tensor log_softmax(const Tensor& x0, std::int64_t dim, CallSite site) {
     if (!x0.defined()) throw ValueError("log_softmax: undefined tensor");
     Lanes l = lanes_around(x0.shape(), normalize_dim(dim, x0.dim(), "log_softmax"));
     Tensor x = floating(x0, "log_softmax");
     Tensor y = softmax_lanes(x, l, /*log=*/true);
-    return record("log_softmax", {x}, y, [y, l](const Tensor& dy, Grads& dx) {
-        dx[0] += softmax_lanes_grad(y, dy, l, /*log=*/true);
-    });
+    return record(
+        "log_softmax", {x}, y,
+        [y, l](const Tensor& dy, Grads& dx) {
+            dx[0] += softmax_lanes_grad(y, dy, l, /*log=*/true);
+        },
+        site);
 }
 
 // y = x * m, m = Bernoulli(1 - p) / (1 - p);  dx = dy * m (the same mask).
-Tensor dropout(const Tensor& x0, double p, bool training) {
+Tensor dropout(const Tensor& x0, double p, bool training, CallSite site) {
     if (!x0.defined()) throw ValueError("dropout: undefined tensor");
     if (!(p >= 0 && p <= 1))
         throw ValueError(fmt::format("dropout: probability p must be in [0, 1], got {}", p));
@@ -169,7 +178,8 @@ Tensor dropout(const Tensor& x0, double p, bool training) {
     Tensor x = floating(x0, "dropout");
     Tensor m = dropout_mask(x.shape(), x.dtype(), p);
     Tensor y = zip(x, m, [](auto a, auto b) { return a * b; });
-    return record("dropout", {x}, y, [m](const Tensor& dy, Grads& dx) { dx[0] += dy * m; });
+    return record(
+        "dropout", {x}, y, [m](const Tensor& dy, Grads& dx) { dx[0] += dy * m; }, site);
 }
 
 }  // namespace tg

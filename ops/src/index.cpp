@@ -52,7 +52,7 @@ Tensor one_hot(const Tensor& indices, std::int64_t num_classes) {
 // y[..., :] = weight[indices[...], :];
 // dweight[r, :] = sum of dy[..., :] over the positions whose index is r (none for padding_idx).
 Tensor embedding(const Tensor& indices, const Tensor& weight,
-                 std::optional<std::int64_t> padding_idx) {
+                 std::optional<std::int64_t> padding_idx, CallSite site) {
     check_indices(indices, "embedding");
     if (!weight.defined()) throw ValueError("embedding: weight is an undefined tensor");
     if (weight.dim() != 2)
@@ -82,22 +82,23 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
         std::memcpy(py + static_cast<std::size_t>(k) * row_bytes,
                     pw + static_cast<std::size_t>(pi[k]) * row_bytes, row_bytes);
     // indices are an input too, so backward refuses them if changed in place.
-    return record("embedding", {weight, indices}, y,
-                  [indices, num, dim, padding_idx](const Tensor& dy, Grads& dx) {
-                      if (!dx.needs(0)) return;
-                      Tensor dw = zeros({num, dim}, dy.dtype());
-                      dispatch_floating(dy.dtype(), [&]<class T>() {
-                          const std::int64_t* pi = indices.data<std::int64_t>();
-                          const T* pdy = dy.data<T>();
-                          T* pdw = dw.mutable_data<T>();
-                          for (std::int64_t k = 0, n = indices.numel(); k < n; ++k) {
-                              if (pi[k] == padding_idx) continue;
-                              for (std::int64_t j = 0; j < dim; ++j)
-                                  pdw[pi[k] * dim + j] += pdy[k * dim + j];
-                          }
-                      });
-                      dx[0] += dw;
-                  });
+    return record(
+        "embedding", {weight, indices}, y,
+        [indices, num, dim, padding_idx](const Tensor& dy, Grads& dx) {
+            if (!dx.needs(0)) return;
+            Tensor dw = zeros({num, dim}, dy.dtype());
+            dispatch_floating(dy.dtype(), [&]<class T>() {
+                const std::int64_t* pi = indices.data<std::int64_t>();
+                const T* pdy = dy.data<T>();
+                T* pdw = dw.mutable_data<T>();
+                for (std::int64_t k = 0, n = indices.numel(); k < n; ++k) {
+                    if (pi[k] == padding_idx) continue;
+                    for (std::int64_t j = 0; j < dim; ++j) pdw[pi[k] * dim + j] += pdy[k * dim + j];
+                }
+            });
+            dx[0] += dw;
+        },
+        site);
 }
 
 }  // namespace tg

@@ -1,6 +1,7 @@
 #include <tapegrad/core/blas.h>
 #include <tapegrad/ops/broadcast.h>
 #include <tapegrad/ops/linalg.h>
+#include <tapegrad/ops/map.h>
 
 #include <algorithm>
 #include <cassert>
@@ -8,6 +9,8 @@
 namespace tg {
 
 namespace {
+
+using detail::converted;
 
 // C = op(A) op(B) + beta C on dense row-major matrices: op(A) [m, k],
 // op(B) [k, n], C [m, n], so the leading dimensions follow from the sizes.
@@ -78,12 +81,12 @@ void for_each_batch(const MatmulPlan& p, F f) {
 
 // y = a b per batch matrix;  da = dy b^T, db = a^T dy, each summed over the
 // batch entries its operand was broadcast to.
-Tensor matmul(const Tensor& a0, const Tensor& b0) {
+Tensor matmul(const Tensor& a0, const Tensor& b0, CallSite site) {
     if (!a0.defined() || !b0.defined())
         throw ValueError("matmul: an operand is an undefined tensor");
     MatmulPlan p = plan_matmul(a0.shape(), b0.shape());
     DType d = floating_dtype(promote(a0.dtype(), b0.dtype()), "matmul", a0.shape(), b0.shape());
-    Tensor a = a0.to(d), b = b0.to(d);
+    Tensor a = converted(a0, d, "matmul", site), b = converted(b0, d, "matmul", site);
     Tensor y = Tensor::empty(p.out, d);
     const std::int64_t size_a = p.n * p.k, size_b = p.k * p.m, size_y = p.n * p.m;
     dispatch_floating(d, [&]<class T>() {
@@ -95,37 +98,40 @@ Tensor matmul(const Tensor& a0, const Tensor& b0) {
                       py + i * size_y);
         });
     });
-    return record("matmul", {a, b}, y, [a, b, p](const Tensor& dy, Grads& dx) {
-        const std::int64_t size_a = p.n * p.k, size_b = p.k * p.m, size_y = p.n * p.m;
-        dispatch_floating(dy.dtype(), [&]<class T>() {
-            const T* pdy = dy.data<T>();
-            // beta = 1 adds the products of every batch entry that reused a matrix.
-            if (dx.needs(0)) {
-                Tensor da = zeros(a.shape(), a.dtype());
-                const T* pb = b.data<T>();
-                T* pda = da.mutable_data<T>();
-                for_each_batch(p, [&](std::int64_t i, std::int64_t ja, std::int64_t jb) {
-                    gemm_into(false, true, p.n, p.k, p.m, pdy + i * size_y, pb + jb * size_b, T(1),
-                              pda + ja * size_a);
-                });
-                dx[0] += da;
-            }
-            if (dx.needs(1)) {
-                Tensor db = zeros(b.shape(), b.dtype());
-                const T* pa = a.data<T>();
-                T* pdb = db.mutable_data<T>();
-                for_each_batch(p, [&](std::int64_t i, std::int64_t ja, std::int64_t jb) {
-                    gemm_into(true, false, p.k, p.m, p.n, pa + ja * size_a, pdy + i * size_y, T(1),
-                              pdb + jb * size_b);
-                });
-                dx[1] += db;
-            }
-        });
-    });
+    return record(
+        "matmul", {a, b}, y,
+        [a, b, p](const Tensor& dy, Grads& dx) {
+            const std::int64_t size_a = p.n * p.k, size_b = p.k * p.m, size_y = p.n * p.m;
+            dispatch_floating(dy.dtype(), [&]<class T>() {
+                const T* pdy = dy.data<T>();
+                // beta = 1 adds the products of every batch entry that reused a matrix.
+                if (dx.needs(0)) {
+                    Tensor da = zeros(a.shape(), a.dtype());
+                    const T* pb = b.data<T>();
+                    T* pda = da.mutable_data<T>();
+                    for_each_batch(p, [&](std::int64_t i, std::int64_t ja, std::int64_t jb) {
+                        gemm_into(false, true, p.n, p.k, p.m, pdy + i * size_y, pb + jb * size_b,
+                                  T(1), pda + ja * size_a);
+                    });
+                    dx[0] += da;
+                }
+                if (dx.needs(1)) {
+                    Tensor db = zeros(b.shape(), b.dtype());
+                    const T* pa = a.data<T>();
+                    T* pdb = db.mutable_data<T>();
+                    for_each_batch(p, [&](std::int64_t i, std::int64_t ja, std::int64_t jb) {
+                        gemm_into(true, false, p.k, p.m, p.n, pa + ja * size_a, pdy + i * size_y,
+                                  T(1), pdb + jb * size_b);
+                    });
+                    dx[1] += db;
+                }
+            });
+        },
+        site);
 }
 
 // y = x w^T + b over the rows of x;  dx = dy w, dw = dy^T x, db = dy summed over rows.
-Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
+Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0, CallSite site) {
     if (!x0.defined() || !w0.defined())
         throw ValueError("linear: input and weight must be defined tensors");
     if (w0.dim() != 2)
@@ -145,7 +151,8 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
     if (has_bias) d = promote(d, b0.dtype());
     floating_dtype(d, "linear", x0.shape(), w0.shape());
 
-    Tensor x = x0.to(d), w = w0.to(d), b = has_bias ? b0.to(d) : Tensor();
+    Tensor x = converted(x0, d, "linear", site), w = converted(w0, d, "linear", site);
+    Tensor b = has_bias ? converted(b0, d, "linear", site) : Tensor();
     std::vector<std::int64_t> dims = x.shape().dims();
     dims.back() = out;
     const std::int64_t rows =
@@ -185,7 +192,7 @@ Tensor linear(const Tensor& x0, const Tensor& w0, const Tensor& b0) {
             }
         });
     };
-    return record("linear", std::move(inputs), y, backward);
+    return record("linear", std::move(inputs), y, backward, site);
 }
 
 }  // namespace tg

@@ -203,7 +203,8 @@ double sigmoid_of(double x) {
 }  // namespace
 
 // y = (x - t)^2;  dx = 2 (x - t) dy, dt = -dx (composed, then reduced).
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction, CallSite site) {
+    CallSiteScope scope("mse_loss", site);
     check_floating(input, "mse_loss", "input");
     if (!target.defined()) throw ValueError("mse_loss: target is an undefined tensor");
     check_same_shape(input, target, "mse_loss");
@@ -212,7 +213,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
 }
 
 // y = |x - t|;  dx = sign(x - t) dy with sign(0) = 0, dt = -dx (composed, then reduced).
-Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction, CallSite site) {
+    CallSiteScope scope("l1_loss", site);
     check_floating(input, "l1_loss", "input");
     if (!target.defined()) throw ValueError("l1_loss: target is an undefined tensor");
     check_same_shape(input, target, "l1_loss");
@@ -220,7 +222,9 @@ Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
 }
 
 // y = -w[t] x[.., t, ..] (0 where t = ignore_index), reduced;  dx is its scatter.
-Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& options) {
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& options,
+                CallSite site) {
+    CallSiteScope scope("nll_loss", site);
     check_floating(input, "nll_loss", "input");
     ClassLayout l = class_layout(input, "nll_loss");
     check_index_target(input, target, l, options.ignore_index, "nll_loss");
@@ -233,9 +237,10 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions&
 // reduced by the total weight of the kept targets (PyTorch's label smoothing).
 // Class probabilities: y = -sum_c w_c t'_c logp_c with t' = (1 - s) t + s / C,
 // reduced by the number of samples. Gradients come from the composed ops.
-Tensor cross_entropy(const Tensor& input, const Tensor& target,
-                     const CrossEntropyOptions& options) {
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options,
+                     CallSite site) {
     const char* op = "cross_entropy";
+    CallSiteScope scope(op, site);
     check_floating(input, op, "input");
     ClassLayout l = class_layout(input, op);
     const double s = options.label_smoothing;
@@ -274,8 +279,10 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
 // y = (1 - t) x + L softplus(-x), L = 1 + (p - 1) t;
 // dx = (L sigmoid(x) - p t) dy, dt = (-x + (p - 1) softplus(-x)) dy; p is a constant.
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
-                                        Reduction reduction, const Tensor& pos_weight) {
+                                        Reduction reduction, const Tensor& pos_weight,
+                                        CallSite site) {
     const char* op = "binary_cross_entropy_with_logits";
+    CallSiteScope scope(op, site);
     check_floating(input, op, "input");
     check_floating(target, op, "target");
     check_same_shape(input, target, op);

@@ -202,26 +202,31 @@ void check_not_empty(const Tensor& x, const char* op) {
 
 // y, i = extreme of x along dim;  dx = dy at the selected index, 0 elsewhere.
 template <bool Max>
-ValuesIndices extreme_along(const Tensor& x, std::int64_t dim, bool keepdim, const char* op) {
+ValuesIndices extreme_along(const Tensor& x, std::int64_t dim, bool keepdim, const char* op,
+                            CallSite site) {
     std::int64_t d = selection_dim(x, dim, op);
     Plan p = plan_reduction(x.shape(), {d}, keepdim, op);
     auto [values, indices] = extreme<Max>(x, p);
-    if (!recording(x)) return {values, indices};
+    // Nothing to record, but record() still checks the values in anomaly mode.
+    if (!recording(x)) return {record(op, {x}, values, nullptr, site), indices};
     // The caller may overwrite the indices it gets back, so backward keeps its own.
-    values = record(op, {x}, values,
-                    [p, saved = indices.clone(), shape = x.shape()](const Tensor& dy, Grads& dx) {
-                        dx[0] += scatter_back(dy, saved, p, shape);
-                    });
+    values = record(
+        op, {x}, values,
+        [p, saved = indices.clone(), shape = x.shape()](const Tensor& dy, Grads& dx) {
+            dx[0] += scatter_back(dy, saved, p, shape);
+        },
+        site);
     return {values, indices};
 }
 
 // y = extreme of all of x;  dx = dy shared evenly among the elements equal to y.
 template <bool Max>
-Tensor extreme_all(const Tensor& x, const char* op) {
+Tensor extreme_all(const Tensor& x, const char* op, CallSite site) {
     check_not_empty(x, op);
     Tensor y = extreme<Max>(x, plan_reduction(x.shape(), {}, false, op)).values;
-    return record(op, {x}, y,
-                  [x, y](const Tensor& dy, Grads& dx) { dx[0] += even_split_back(dy, x, y); });
+    return record(
+        op, {x}, y, [x, y](const Tensor& dy, Grads& dx) { dx[0] += even_split_back(dy, x, y); },
+        site);
 }
 
 template <bool Max>
@@ -237,19 +242,20 @@ Tensor arg_extreme(const Tensor& x, std::optional<std::int64_t> dim, bool keepdi
 }  // namespace
 
 // y = sum of x over dims;  dx = dy repeated over the reduced dimensions.
-Tensor sum(const Tensor& x, std::vector<std::int64_t> dims, bool keepdim) {
+Tensor sum(const Tensor& x, std::vector<std::int64_t> dims, bool keepdim, CallSite site) {
     check_defined(x, "sum");
     Plan p = plan_reduction(x.shape(), dims, keepdim, "sum");
     Tensor y = reduce_sum(x, p);
-    return record("sum", {x}, y, [p, shape = x.shape()](const Tensor& dy, Grads& dx) {
-        dx[0] += expand_back(dy, p, shape, 1.0);
-    });
+    return record(
+        "sum", {x}, y,
+        [p, shape = x.shape()](const Tensor& dy, Grads& dx) {
+            dx[0] += expand_back(dy, p, shape, 1.0);
+        },
+        site);
 }
 
-Tensor sum(const Tensor& x) { return sum(x, {}, false); }
-
 // y = (sum of x over dims) / n;  dx = dy / n repeated over the reduced dimensions.
-Tensor mean(const Tensor& x, std::vector<std::int64_t> dims, bool keepdim) {
+Tensor mean(const Tensor& x, std::vector<std::int64_t> dims, bool keepdim, CallSite site) {
     check_defined(x, "mean");
     if (!is_floating(x.dtype()))
         throw DTypeError(
@@ -265,25 +271,26 @@ Tensor mean(const Tensor& x, std::vector<std::int64_t> dims, bool keepdim) {
         for (std::int64_t i = 0, size = y.numel(); i < size; ++i)
             py[i] = p.count ? py[i] / n : std::numeric_limits<T>::quiet_NaN();
     });
-    return record("mean", {x}, y, [p, shape = x.shape()](const Tensor& dy, Grads& dx) {
-        // With no elements reduced, x is empty and the scale is never used.
-        dx[0] += expand_back(dy, p, shape, p.count ? 1.0 / double(p.count) : 0.0);
-    });
+    return record(
+        "mean", {x}, y,
+        [p, shape = x.shape()](const Tensor& dy, Grads& dx) {
+            // With no elements reduced, x is empty and the scale is never used.
+            dx[0] += expand_back(dy, p, shape, p.count ? 1.0 / double(p.count) : 0.0);
+        },
+        site);
 }
 
-Tensor mean(const Tensor& x) { return mean(x, {}, false); }
-
-ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim) {
-    return extreme_along<true>(x, dim, keepdim, "max");
+ValuesIndices max(const Tensor& x, std::int64_t dim, bool keepdim, CallSite site) {
+    return extreme_along<true>(x, dim, keepdim, "max", site);
 }
 
-ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim) {
-    return extreme_along<false>(x, dim, keepdim, "min");
+ValuesIndices min(const Tensor& x, std::int64_t dim, bool keepdim, CallSite site) {
+    return extreme_along<false>(x, dim, keepdim, "min", site);
 }
 
-Tensor max(const Tensor& x) { return extreme_all<true>(x, "max"); }
+Tensor max(const Tensor& x, CallSite site) { return extreme_all<true>(x, "max", site); }
 
-Tensor min(const Tensor& x) { return extreme_all<false>(x, "min"); }
+Tensor min(const Tensor& x, CallSite site) { return extreme_all<false>(x, "min", site); }
 
 Tensor argmax(const Tensor& x, std::optional<std::int64_t> dim, bool keepdim) {
     return arg_extreme<true>(x, dim, keepdim, "argmax");

@@ -1,4 +1,5 @@
 #include <tapegrad/ops/elementwise.h>
+#include <tapegrad/ops/map.h>
 #include <tapegrad/ops/shape.h>
 
 #include <algorithm>
@@ -101,13 +102,22 @@ bool reads_in_order(const View& v, const Shape& source) {
     return true;
 }
 
+// x under a new shape, sharing data; recorded as a reshape that op made at site.
+Tensor reshaped(const Tensor& x, Shape shape, const char* op, CallSite site) {
+    CallSiteScope scope(op, site);
+    return x.reshape(std::move(shape));
+}
+
 // y = the view of x;  dx = dy scattered back through the same view.
-Tensor view_op(const char* op, const Tensor& x, View v) {
-    if (reads_in_order(v, x.shape())) return x.reshape(v.shape);
+Tensor view_op(const char* op, const Tensor& x, View v, CallSite site) {
+    if (reads_in_order(v, x.shape())) return reshaped(x, v.shape, op, site);
     Tensor y = gather(x, v);
-    return record(op, {x}, y, [v, source = x.shape()](const Tensor& dy, Grads& dx) {
-        dx[0] += scatter_grad(dy, v, source);
-    });
+    return record(
+        op, {x}, y,
+        [v, source = x.shape()](const Tensor& dy, Grads& dx) {
+            dx[0] += scatter_grad(dy, v, source);
+        },
+        site);
 }
 
 // Ops that need x to have a dimension at all (PyTorch refuses 0-D here).
@@ -133,7 +143,7 @@ std::size_t dim_index(std::int64_t dim, const Tensor& x, const char* op) {
 // One tape entry for all pieces: piece k is a narrow of x, and backward adds
 // every piece's dy into a single dx (pieces nobody used arrive as zeros).
 std::vector<Tensor> split_pieces(const Tensor& x, const std::vector<std::int64_t>& sizes,
-                                 std::size_t d, const char* op) {
+                                 std::size_t d, const char* op, CallSite site) {
     std::vector<View> views;
     std::vector<Tensor> ys;
     std::int64_t start = 0;
@@ -142,28 +152,29 @@ std::vector<Tensor> split_pieces(const Tensor& x, const std::vector<std::int64_t
         ys.push_back(gather(x, views.back()));
         start += size;
     }
-    return record(op, {x}, std::move(ys),
-                  [views, source = x.shape()](std::span<const Tensor> dys, Grads& dx) {
-                      Tensor g = zeros(source, dys[0].dtype());
-                      for (std::size_t k = 0; k < views.size(); ++k)
-                          scatter(dys[k], views[k], g, add_to);
-                      dx[0] += g;
-                  });
+    return record(
+        op, {x}, std::move(ys),
+        [views, source = x.shape()](std::span<const Tensor> dys, Grads& dx) {
+            Tensor g = zeros(source, dys[0].dtype());
+            for (std::size_t k = 0; k < views.size(); ++k) scatter(dys[k], views[k], g, add_to);
+            dx[0] += g;
+        },
+        site);
 }
 
 }  // namespace
 
 // y[.., i, .., j, ..] = x[.., j, .., i, ..];  dx = dy transposed back.
-Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1) {
+Tensor transpose(const Tensor& x, std::int64_t dim0, std::int64_t dim1, CallSite site) {
     std::size_t a = dim_index(dim0, x, "transpose"), b = dim_index(dim1, x, "transpose");
     std::vector<std::int64_t> dims(x.shape().size());
     std::iota(dims.begin(), dims.end(), 0);
     if (!dims.empty()) std::swap(dims[a], dims[b]);
-    return permute(x, dims);
+    return permute(x, dims, site);
 }
 
 // y[i_0, .., i_r-1] = x[i at the places dims say];  dx = dy permuted back.
-Tensor permute(const Tensor& x, const std::vector<std::int64_t>& dims) {
+Tensor permute(const Tensor& x, const std::vector<std::int64_t>& dims, CallSite site) {
     const Shape& shape = x.shape();
     if (dims.size() != shape.size())
         throw ValueError(
@@ -183,22 +194,24 @@ Tensor permute(const Tensor& x, const std::vector<std::int64_t>& dims) {
         v.shape[i] = shape[d];
         v.strides[i] = source_strides[d];
     }
-    return view_op("permute", x, std::move(v));
+    return view_op("permute", x, std::move(v), site);
 }
 
 // y = x^T for a matrix, x itself for fewer dims;  dx = dy^T.
-Tensor t(const Tensor& x) {
+Tensor t(const Tensor& x, CallSite site) {
     if (x.dim() > 2)
         throw ShapeError(
             fmt::format("t: expects a tensor with at most 2 dimensions, got shape "
                         "{}; use transpose or permute",
                         x.shape()));
-    if (x.dim() < 2) return x.reshape(x.shape());  // a new handle on the same data, as torch
-    return transpose(x, 0, 1);
+    // A new handle on the same data, as torch.
+    if (x.dim() < 2) return reshaped(x, x.shape(), "t", site);
+    return transpose(x, 0, 1, site);
 }
 
 // y = x[.., start:start+length, ..];  dx = dy placed there, zeros elsewhere.
-Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length) {
+Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_t length,
+              CallSite site) {
     check_not_scalar(x, "narrow");
     std::size_t d = dim_index(dim, x, "narrow");
     std::int64_t n = x.shape()[d];
@@ -214,12 +227,12 @@ Tensor narrow(const Tensor& x, std::int64_t dim, std::int64_t start, std::int64_
             fmt::format("narrow: start {} + length {} exceeds size {} of dimension "
                         "{} in shape {}",
                         start, length, n, d, x.shape()));
-    return view_op("narrow", x, narrow_view(x.shape(), d, start, length));
+    return view_op("narrow", x, narrow_view(x.shape(), d, start, length), site);
 }
 
 // y = x[.., start:end:step, ..];  dx = dy placed at every step-th index, zeros elsewhere.
 Tensor slice(const Tensor& x, std::int64_t dim, std::optional<std::int64_t> start,
-             std::optional<std::int64_t> end, std::int64_t step) {
+             std::optional<std::int64_t> end, std::int64_t step, CallSite site) {
     check_not_scalar(x, "slice");
     std::size_t d = dim_index(dim, x, "slice");
     if (step <= 0) throw ValueError(fmt::format("slice: step must be positive, got {}", step));
@@ -233,14 +246,17 @@ Tensor slice(const Tensor& x, std::int64_t dim, std::optional<std::int64_t> star
     std::int64_t first = bound(start, 0), last = std::max(bound(end, n), first);
     View v = narrow_view(x.shape(), d, first, last == first ? 0 : (last - first - 1) / step + 1);
     v.strides[d] *= step;
-    return view_op("slice", x, std::move(v));
+    return view_op("slice", x, std::move(v), site);
 }
 
 // y = x[.., index, ..] without dim;  dx = dy placed at index, zeros elsewhere.
-Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index) {
+Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index, CallSite site) {
     check_not_scalar(x, "select");
     std::size_t d = dim_index(dim, x, "select");
-    if (d == 0) return x[index];  // shares x's data
+    if (d == 0) {  // shares x's data
+        CallSiteScope scope("select", site);
+        return x[index];
+    }
     std::int64_t n = x.shape()[d];
     if (index < -n || index >= n)
         throw IndexError(
@@ -253,11 +269,11 @@ Tensor select(const Tensor& x, std::int64_t dim, std::int64_t index) {
     drop(dims);
     drop(v.strides);
     v.shape = Shape(std::move(dims));
-    return view_op("select", x, std::move(v));
+    return view_op("select", x, std::move(v), site);
 }
 
 // y = x_0 ++ x_1 ++ ... along dim;  dx_k = the part of dy where x_k landed.
-Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim, CallSite site) {
     if (tensors.empty()) throw ValueError("cat: expects a non-empty list of tensors");
     for (std::size_t k = 0; k < tensors.size(); ++k) {
         if (!tensors[k].defined())
@@ -297,20 +313,24 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
     std::int64_t start = 0;
     for (std::size_t k = 0; k < tensors.size(); ++k) {
         if (k != ref && skipped(tensors[k])) continue;
-        xs.push_back(tensors[k].to(dtype));  // recorded, so gradients convert back
+        xs.push_back(detail::converted(tensors[k], dtype, "cat", site));  // gradients convert back
         places.push_back(narrow_view(shape, d, start, tensors[k].shape()[d]));
         start += tensors[k].shape()[d];
     }
     Tensor y = Tensor::empty(shape, dtype);
     for (std::size_t k = 0; k < xs.size(); ++k) scatter(xs[k], places[k], y, copy_to);
-    return record("cat", xs, y, [places](const Tensor& dy, Grads& dx) {
-        for (std::size_t k = 0; k < places.size(); ++k)
-            if (dx.needs(k)) dx[k] += gather(dy, places[k]);
-    });
+    return record(
+        "cat", xs, y,
+        [places](const Tensor& dy, Grads& dx) {
+            for (std::size_t k = 0; k < places.size(); ++k)
+                if (dx.needs(k)) dx[k] += gather(dy, places[k]);
+        },
+        site);
 }
 
 // y = cat of every x with a new size-1 dim at dim;  dx_k = dy's slice k (via cat).
-Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim, CallSite site) {
+    CallSiteScope scope("stack", site);
     if (tensors.empty()) throw ValueError("stack: expects a non-empty list of tensors");
     for (std::size_t k = 0; k < tensors.size(); ++k) {
         if (!tensors[k].defined())
@@ -328,7 +348,8 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
 }
 
 // ys = consecutive narrows of split_size (the last may be smaller);  dx = the dys side by side.
-std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim) {
+std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t dim,
+                          CallSite site) {
     check_not_scalar(x, "split");
     std::size_t d = dim_index(dim, x, "split");
     std::int64_t n = x.shape()[d];
@@ -342,12 +363,12 @@ std::vector<Tensor> split(const Tensor& x, std::int64_t split_size, std::int64_t
     for (std::int64_t start = 0; start < n; start += split_size)
         sizes.push_back(std::min(split_size, n - start));
     if (sizes.empty()) sizes.push_back(n);
-    return split_pieces(x, sizes, d, "split");
+    return split_pieces(x, sizes, d, "split", site);
 }
 
 // ys = consecutive narrows of the given sizes;  dx = the dys side by side.
-std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes,
-                          std::int64_t dim) {
+std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& sizes, std::int64_t dim,
+                          CallSite site) {
     check_not_scalar(x, "split");
     std::size_t d = dim_index(dim, x, "split");
     if (sizes.empty()) throw ValueError("split: expects at least one size");
@@ -363,11 +384,11 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<std::int64_t>& size
             fmt::format("split: sizes [{}] add up to {}, but dimension {} of shape "
                         "{} has size {}",
                         fmt::join(sizes, ", "), total, d, x.shape(), x.shape()[d]));
-    return split_pieces(x, sizes, d, "split");
+    return split_pieces(x, sizes, d, "split", site);
 }
 
 // ys = split(x, ceil(n / chunks)), as torch.chunk;  dx = the dys side by side.
-std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim) {
+std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim, CallSite site) {
     check_not_scalar(x, "chunk");
     std::size_t d = dim_index(dim, x, "chunk");
     if (chunks <= 0)
@@ -375,36 +396,36 @@ std::vector<Tensor> chunk(const Tensor& x, std::int64_t chunks, std::int64_t dim
     std::int64_t n = x.shape()[d];
     // An empty dim still gives `chunks` (empty) pieces, as PyTorch.
     if (n == 0)
-        return split(x, std::vector<std::int64_t>(static_cast<std::size_t>(chunks), 0), dim);
-    return split(x, (n - 1) / chunks + 1, dim);
+        return split(x, std::vector<std::int64_t>(static_cast<std::size_t>(chunks), 0), dim, site);
+    return split(x, (n - 1) / chunks + 1, dim, site);
 }
 
 // y = x with a size-1 dim inserted (shares data);  dx = dy reshaped back.
-Tensor unsqueeze(const Tensor& x, std::int64_t dim) {
+Tensor unsqueeze(const Tensor& x, std::int64_t dim, CallSite site) {
     std::size_t d = insertion_dim(dim, x.dim(), "unsqueeze");
     std::vector<std::int64_t> dims = x.shape().dims();
     dims.insert(dims.begin() + static_cast<std::ptrdiff_t>(d), 1);
-    return x.reshape(Shape(std::move(dims)));
+    return reshaped(x, Shape(std::move(dims)), "unsqueeze", site);
 }
 
 // y = x without its size-1 dims (shares data);  dx = dy reshaped back.
-Tensor squeeze(const Tensor& x) {
+Tensor squeeze(const Tensor& x, CallSite site) {
     std::vector<std::int64_t> dims;
     for (std::int64_t size : x.shape())
         if (size != 1) dims.push_back(size);
-    return x.reshape(Shape(std::move(dims)));
+    return reshaped(x, Shape(std::move(dims)), "squeeze", site);
 }
 
 // y = x without dim if its size is 1, else x's values (shares data);  dx = dy reshaped back.
-Tensor squeeze(const Tensor& x, std::int64_t dim) {
+Tensor squeeze(const Tensor& x, std::int64_t dim, CallSite site) {
     std::size_t d = dim_index(dim, x, "squeeze");
     std::vector<std::int64_t> dims = x.shape().dims();
     if (!dims.empty() && dims[d] == 1) dims.erase(dims.begin() + static_cast<std::ptrdiff_t>(d));
-    return x.reshape(Shape(std::move(dims)));
+    return reshaped(x, Shape(std::move(dims)), "squeeze", site);
 }
 
 // y = x repeated along its size-1 (and new leading) dims;  dx = dy summed back (sum_to).
-Tensor expand(const Tensor& x, const Shape& shape) {
+Tensor expand(const Tensor& x, const Shape& shape, CallSite site) {
     const Shape& source = x.shape();
     if (shape.size() < source.size())
         throw ShapeError(
@@ -435,10 +456,11 @@ Tensor expand(const Tensor& x, const Shape& shape) {
         v.shape[d] = want;
         if (want == have) v.strides[d] = source_strides[d - lead];
     }
-    if (v.shape == source) return x.reshape(source);
+    if (v.shape == source) return reshaped(x, source, "expand", site);
     Tensor y = gather(x, v);
-    return record("expand", {x}, y,
-                  [source](const Tensor& dy, Grads& dx) { dx[0] += sum_to(dy, source); });
+    return record(
+        "expand", {x}, y, [source](const Tensor& dy, Grads& dx) { dx[0] += sum_to(dy, source); },
+        site);
 }
 
 }  // namespace tg

@@ -11,6 +11,7 @@ namespace {
 
 constexpr const char* kModel = "model.";
 constexpr const char* kOptim = "optim.";
+constexpr const char* kExtra = "extra.";
 constexpr const char* kGenerator = "generator";
 
 void add_prefixed(StateDict& out, const std::string& prefix, const StateDict& part) {
@@ -27,25 +28,38 @@ StateDict strip_prefix(const StateDict& state, const std::string& prefix) {
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const Module& model, const Optimizer& optimizer) {
+void save_checkpoint(const std::string& path, const Module& model, const Optimizer& optimizer,
+                     const StateDict& extra) {
+    for (const auto& [key, tensor] : extra) {
+        if (key.empty())
+            throw ValueError(fmt::format("save_checkpoint: {}: an extra has an empty key", path));
+        if (!tensor.defined())
+            throw ValueError(
+                fmt::format("save_checkpoint: {}: extra '{}' is an undefined tensor", path, key));
+    }
     StateDict all;
     add_prefixed(all, kModel, model.state_dict());
     add_prefixed(all, kOptim, optimizer.state_dict());
+    add_prefixed(all, kExtra, extra);
     all.emplace(kGenerator, generator_state());
     save_safetensors(path, all, {{"format", "tapegrad-checkpoint"}});
 }
 
-void load_checkpoint(const std::string& path, Module& model, Optimizer& optimizer) {
+StateDict load_checkpoint(const std::string& path, Module& model, Optimizer& optimizer,
+                          const CheckpointExtraCheck& check_extra) {
     StateDict all = load_safetensors(path).tensors;
     for (const auto& [key, tensor] : all)
-        if (!key.starts_with(kModel) && !key.starts_with(kOptim) && key != kGenerator)
+        if (!key.starts_with(kModel) && !key.starts_with(kOptim) && !key.starts_with(kExtra) &&
+            key != kGenerator)
             throw ValueError(
                 fmt::format("load_checkpoint: {}: unexpected key '{}' (keys start "
-                            "with '{}' or '{}', or are '{}')",
-                            path, key, kModel, kOptim, kGenerator));
+                            "with '{}', '{}' or '{}', or are '{}')",
+                            path, key, kModel, kOptim, kExtra, kGenerator));
     auto generator = all.find(kGenerator);
     if (generator == all.end())
         throw ValueError(fmt::format("load_checkpoint: {}: missing key '{}'", path, kGenerator));
+    StateDict extra = strip_prefix(all, kExtra);
+    if (check_extra) check_extra(extra);
 
     // Each step below checks everything before changing anything; what an
     // earlier step changed is put back if a later one refuses its part.
@@ -61,6 +75,7 @@ void load_checkpoint(const std::string& path, Module& model, Optimizer& optimize
         set_generator_state(previous_generator);
         throw;
     }
+    return extra;
 }
 
 }  // namespace tg

@@ -19,7 +19,7 @@ std::map<std::string, Tensor> creation_golden() {
 // (base + i * step), which can round one ulp away from its scalar formula.
 TEST_CASE("linspace and arange give PyTorch's values") {
     auto golden = creation_golden();
-    for (int k : {0, 1, 7, 59}) {
+    for (int k = 0; k < 60; ++k) {
         auto name = [k](const char* dtype) { return fmt::format("linspace_{}_{}", k, dtype); };
         Tensor t32 = linspace(k * M_PI, (k + 1) * M_PI, 10, DType::f32);
         CHECK(t32.to_vector<double>() == golden.at(name("f32")).to_vector<double>());

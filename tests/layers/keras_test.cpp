@@ -239,6 +239,75 @@ TEST_CASE("keras layers pass a float64 gradient check") {
     }
 }
 
+namespace {
+
+// Keras's formulas stepped over time with ops: the reference for the
+// activations the PyTorch layers lack. Returns {sequence, h, c}.
+std::vector<Tensor> keras_steps(const keras::Recurrent& k, const Tensor& x) {
+    const std::string type = k.type(), act = k.options.activation;
+    const std::int64_t units = k.options.units, steps = x.size(1);
+    Tensor h = zeros({x.size(0), units}, x.dtype()), c = h;
+    std::vector<Tensor> outputs;
+    for (std::int64_t s = 0; s < steps; ++s) {
+        Tensor xt = select(x, 1, k.options.go_backwards ? steps - 1 - s : s);
+        if (type == "GRU") {
+            std::vector<Tensor> xs = chunk(matmul(xt, k.kernel) + k.bias[0], 3, 1);
+            std::vector<Tensor> hs = chunk(matmul(h, k.recurrent_kernel) + k.bias[1], 3, 1);
+            Tensor z = sigmoid(xs[0] + hs[0]), r = sigmoid(xs[1] + hs[1]);
+            h = z * h + (1.0 - z) * keras::activation(xs[2] + r * hs[2], act);
+        } else {
+            Tensor sums = matmul(xt, k.kernel) + matmul(h, k.recurrent_kernel) + k.bias;
+            if (type == "SimpleRNN") {
+                h = keras::activation(sums, act);
+            } else {
+                std::vector<Tensor> g = chunk(sums, 4, 1);
+                c = sigmoid(g[1]) * c + sigmoid(g[0]) * keras::activation(g[2], act);
+                h = sigmoid(g[3]) * keras::activation(c, act);
+            }
+        }
+        outputs.push_back(h);
+    }
+    return {stack(outputs, 1), h, c};
+}
+
+}  // namespace
+
+TEST_CASE("keras recurrent layers apply every activation as Keras does, values and gradients") {
+    manual_seed(8);
+    Tensor x = randn({2, 5, 3}, DType::f64);
+    for (const char* act : {"tanh", "relu", "sigmoid", "linear"})
+        for (bool back : {false, true})
+            for (int kind = 0; kind < 3; ++kind) {
+                keras::RecurrentOptions o{.units = 4,
+                                          .activation = act,
+                                          .return_sequences = true,
+                                          .return_state = true,
+                                          .go_backwards = back};
+                std::unique_ptr<keras::Recurrent> k;
+                if (kind == 0) k = std::make_unique<keras::SimpleRNN>(o);
+                if (kind == 1) k = std::make_unique<keras::LSTM>(o);
+                if (kind == 2) k = std::make_unique<keras::GRU>(o);
+                CAPTURE(k->type());
+                CAPTURE(std::string(act));
+                CAPTURE(back);
+                k->build({5, 3});
+                randomize(*k);
+                k->to(DType::f64);
+                // Each graph is differentiated before the next one is recorded.
+                std::vector<Tensor> params = k->parameters();
+                std::vector<Tensor> got = k->call(x);
+                Tensor weights = randn(got[0].shape(), DType::f64);
+                std::vector<Tensor> got_grads = grad({sum(got[0] * weights)}, params);
+                std::vector<Tensor> want = keras_steps(*k, x);
+                std::vector<Tensor> want_grads = grad({sum(want[0] * weights)}, params);
+                CHECK(max_diff(got[0], want[0]) < 1e-12);
+                CHECK(max_diff(got[1], want[1]) < 1e-12);
+                if (kind == 1) CHECK(max_diff(got[2], want[2]) < 1e-12);
+                for (std::size_t i = 0; i < params.size(); ++i)
+                    CHECK(max_diff(got_grads[i], want_grads[i]) < 1e-10);
+            }
+}
+
 TEST_CASE("keras Dense applies its activation") {
     keras::Dense relu({.units = 2, .activation = "relu"});
     relu.build({2});

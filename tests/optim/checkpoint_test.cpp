@@ -177,3 +177,92 @@ TEST_CASE("a refused checkpoint changes neither model, optimizer nor generator")
     std::filesystem::remove(good);
     std::filesystem::remove(bad);
 }
+
+TEST_CASE("extras travel beside the model under 'extra.' and come back without the prefix") {
+    Batch batch = make_batch();
+    manual_seed(2);
+    Net net;
+    Adam adam(net.parameters(), {.lr = 0.01});
+    train_step(net, adam, batch);
+    const StateDict extra = {
+        {"step", Tensor::scalar(12345678901, DType::i64)},
+        {"carried.h", randn({2, 2, 4})},
+        {"running_loss", Tensor::scalar(0.1, DType::f64)},
+    };
+    std::string path = temp_path("extra");
+    save_checkpoint(path, net, adam, extra);
+    const StateDict file = load_safetensors(path).tensors;
+    CHECK(file.count("extra.step") == 1);
+    CHECK(file.count("extra.carried.h") == 1);
+    CHECK(file.count("generator") == 1);
+
+    manual_seed(99);
+    Net resumed;
+    Adam resumed_adam(resumed.parameters());
+    StateDict loaded = load_checkpoint(path, resumed, resumed_adam);
+    REQUIRE(loaded.size() == extra.size());
+    for (const auto& [key, tensor] : extra) {
+        CAPTURE(key);
+        REQUIRE(loaded.count(key) == 1);
+        CHECK(loaded.at(key).dtype() == tensor.dtype());
+        CHECK(loaded.at(key).shape() == tensor.shape());
+        CHECK(loaded.at(key).to_vector<double>() == tensor.to_vector<double>());
+    }
+    CHECK(loaded.at("step").to_vector<std::int64_t>() == std::vector<std::int64_t>{12345678901});
+    CHECK(values(resumed) == values(net));
+    CHECK(resumed_adam.lr() == 0.01);
+
+    // Without extras the file holds none, and loading hands back none.
+    save_checkpoint(path, net, adam);
+    CHECK(load_checkpoint(path, resumed, resumed_adam).empty());
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("check_extra sees the extras first; refusing leaves everything as it was") {
+    Batch batch = make_batch();
+    manual_seed(2);
+    Net net;
+    Adam adam(net.parameters(), {.lr = 0.01});
+    train_step(net, adam, batch);
+    std::string path = temp_path("check");
+    save_checkpoint(path, net, adam, {{"batch", Tensor::scalar(3, DType::i64)}});
+
+    manual_seed(5);
+    Net other;
+    Adam other_adam(other.parameters());
+    const auto params = values(other);
+    const Tensor generator = generator_state();
+    bool called = false;
+    auto refuse_other_batch = [&](const StateDict& extra) {
+        called = true;
+        CHECK(values(other) == params);  // nothing restored yet
+        if (extra.at("batch").item() != 4) throw ValueError("written with batch 3, not 4");
+    };
+    CHECK_THROWS_WITH_AS(load_checkpoint(path, other, other_adam, refuse_other_batch),
+                         "written with batch 3, not 4", ValueError);
+    CHECK(called);
+    CHECK(values(other) == params);
+    CHECK(other_adam.lr() == doctest::Approx(1e-3));
+    CHECK(generator_state().to_vector<std::int64_t>() == generator.to_vector<std::int64_t>());
+
+    StateDict extra = load_checkpoint(path, other, other_adam, [](const StateDict&) {});
+    CHECK(extra.at("batch").item() == 3);
+    CHECK(values(other) == values(net));
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("an extra with an empty key or an undefined tensor is refused, the file untouched") {
+    manual_seed(2);
+    Net net;
+    Adam adam(net.parameters());
+    std::string path = temp_path("bad_extra");
+    save_checkpoint(path, net, adam, {{"step", Tensor::scalar(1, DType::i64)}});
+    CHECK_THROWS_WITH_AS(
+        save_checkpoint(path, net, adam, {{"", zeros({1})}}),
+        doctest::Contains(("save_checkpoint: " + path + ": an extra has an empty key").c_str()),
+        ValueError);
+    CHECK_THROWS_WITH_AS(save_checkpoint(path, net, adam, {{"c", Tensor{}}}),
+                         doctest::Contains("extra 'c' is an undefined tensor"), ValueError);
+    CHECK(load_checkpoint(path, net, adam).at("step").item() == 1);
+    std::filesystem::remove(path);
+}

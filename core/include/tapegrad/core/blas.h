@@ -1,8 +1,24 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+
+#include <tapegrad/core/config.h>
 
 namespace tg::blas {
+
+// The OpenBLAS in use. Every function here loads it on first use (see
+// blas.cpp for why tapegrad opens it itself) and throws tg::Error if it
+// cannot.
+struct Library {
+    std::string path;    // as loaded, links resolved
+    std::string config;  // openblas_get_config()
+    std::string core;    // openblas_get_corename()
+    CoreChoice core_choice = CoreChoice::openblas;
+};
+const Library& library();
+int num_threads();
+void set_num_threads(int n);  // n >= 1
 
 // C = alpha * op(A) op(B) + beta * C, row-major; op transposes when asked.
 // op(A) is [m, k], op(B) is [k, n], C is [m, n]; ld* are row strides.

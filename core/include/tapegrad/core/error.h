@@ -22,5 +22,9 @@ struct ValueError : Error {
 struct IndexError : Error {
     using Error::Error;
 };
+// A NaN or Inf appeared while anomaly mode was on (see anomaly.h).
+struct AnomalyError : Error {
+    using Error::Error;
+};
 
 }  // namespace tg

@@ -5,6 +5,7 @@
 #include <span>
 #include <vector>
 
+#include <tapegrad/core/call_site.h>
 #include <tapegrad/core/tensor.h>
 
 namespace tg {
@@ -49,9 +50,14 @@ bool should_record(std::span<const Tensor> inputs);
 
 // Appends an entry to this thread's tape when should_record(inputs);
 // returns y marked as that entry's output (or y untouched otherwise).
-Tensor record(const char* op, std::vector<Tensor> inputs, Tensor y, BackwardFn backward);
+// Every op passes its results through here, recording or not, so this is
+// where anomaly mode checks forward values. `site` is the user's call of the
+// op (an op passes on its own CallSite parameter); an active CallSiteScope
+// overrides it.
+Tensor record(const char* op, std::vector<Tensor> inputs, Tensor y, BackwardFn backward,
+              CallSite site = CallSite::current());
 std::vector<Tensor> record(const char* op, std::vector<Tensor> inputs, std::vector<Tensor> ys,
-                           MultiBackwardFn backward);
+                           MultiBackwardFn backward, CallSite site = CallSite::current());
 
 // RAII: switches recording off on this thread for its lifetime.
 class NoGrad {

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include <tapegrad/layers/module.h>
+#include <tapegrad/ops/fused_recurrent.h>
 
 namespace tg::keras {
 
@@ -70,7 +71,9 @@ struct RecurrentOptions {
     bool go_backwards = false;      // read time backwards (the sequence comes out reversed)
 };
 
-// What SimpleRNN, LSTM and GRU share: parameters, the time loop, the outputs.
+// What SimpleRNN, LSTM and GRU share: parameters, the checks, the outputs.
+// The time loop is the fused whole-sequence op of the PyTorch layers, fed
+// Keras's parameters in PyTorch's layout.
 class Recurrent : public Layer {
 public:
     // Keras's outputs: {output} or, with return_state, {output, h} ({output,
@@ -91,11 +94,11 @@ protected:
     void create(const Shape& input_shape) override;
     // Keras's bias init: zeros [units * gates] (LSTM and GRU override).
     virtual Tensor initial_bias() const;
-    // One step from the precomputed input part xw = x_t kernel [batch,
-    // units * gates] (plus the input bias) and the states before.
-    virtual std::vector<Tensor> step(const Tensor& xw, const std::vector<Tensor>& state) const = 0;
-    // The bias added to x kernel once for all steps (undefined for none).
-    virtual Tensor input_bias() const { return bias; }
+    // The whole sequence x [batch, time, features] in the fused op:
+    // {output, h_n (, c_n)}, the output in x's time order. state is empty
+    // for zeros.
+    virtual std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                         SequenceOptions sequence_options) const = 0;
 
     std::int64_t gates_;
     std::size_t states_;  // 1 (h) or 2 (h, c)
@@ -110,7 +113,8 @@ public:
     std::unique_ptr<Layer> clone_config() const override;
 
 protected:
-    std::vector<Tensor> step(const Tensor& xw, const std::vector<Tensor>& state) const override;
+    std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                 SequenceOptions sequence_options) const override;
 };
 
 // z = x kernel + h recurrent_kernel + bias split into i, f, c, o;
@@ -125,7 +129,8 @@ public:
 
 protected:
     Tensor initial_bias() const override;
-    std::vector<Tensor> step(const Tensor& xw, const std::vector<Tensor>& state) const override;
+    std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                 SequenceOptions sequence_options) const override;
 };
 
 // reset_after=True (Keras 2's default): bias[0] is the input bias, bias[1]
@@ -141,8 +146,8 @@ public:
 
 protected:
     Tensor initial_bias() const override;
-    std::vector<Tensor> step(const Tensor& xw, const std::vector<Tensor>& state) const override;
-    Tensor input_bias() const override;
+    std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                 SequenceOptions sequence_options) const override;
 };
 
 struct DenseOptions {

@@ -5,13 +5,15 @@
 #include <vector>
 
 #include <tapegrad/layers/module.h>
+#include <tapegrad/ops/fused_recurrent.h>
 #include <tapegrad/ops/recurrent.h>
 
 namespace tg {
 
-// Multi-layer recurrent layers as torch.nn.RNN / LSTM / GRU, on the reference
-// path (one cell op per time step). Input [T, B, input_size], batch_first
-// [B, T, input_size], or unbatched [T, input_size]; the initial state is
+// Multi-layer recurrent layers as torch.nn.RNN / LSTM / GRU, each layer and
+// direction one fused whole-sequence op (ops/fused_recurrent.h). Input
+// [T, B, input_size], batch_first [B, T, input_size], or unbatched
+// [T, input_size]; the initial state is
 // [num_directions * num_layers, B, H] ([num_directions * num_layers, H]
 // unbatched) or undefined for zeros. The output holds the last layer's h at
 // every step, forward direction then reverse on the feature dimension:
@@ -73,7 +75,7 @@ struct RecurrentWeights {
 };
 
 // What RNN, LSTM and GRU share: parameters for every layer and direction,
-// the input checks, and the loop over layers, directions and time steps.
+// the input checks, and the loop over layers and directions.
 class RecurrentBase : public Module {
 public:
     // Index layer * num_directions() + direction.
@@ -92,10 +94,12 @@ protected:
     };
     explicit RecurrentBase(Config config);
 
-    // One time step of one layer and direction: the states after reading x
-    // [B, features], from the states before ({h} or {h, c}).
-    virtual std::vector<Tensor> step(const Tensor& x, const std::vector<Tensor>& state,
-                                     const RecurrentWeights& w) const = 0;
+    // One layer and direction over the whole sequence x (the layer's input
+    // layout): {output, h_n (, c_n)} from the initial states ({h} or {h, c},
+    // undefined for zeros).
+    virtual std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                         const RecurrentWeights& w,
+                                         SequenceOptions sequence_options) const = 0;
 
     // Runs the whole sequence. initial holds h0 (and c0), each possibly
     // undefined; returns {output, h_n (, c_n)}.
@@ -117,8 +121,9 @@ public:
     RNNOptions options;
 
 protected:
-    std::vector<Tensor> step(const Tensor& x, const std::vector<Tensor>& state,
-                             const RecurrentWeights& w) const override;
+    std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                 const RecurrentWeights& w,
+                                 SequenceOptions sequence_options) const override;
 };
 
 class LSTM : public RecurrentBase {
@@ -133,8 +138,9 @@ public:
     LSTMOptions options;
 
 protected:
-    std::vector<Tensor> step(const Tensor& x, const std::vector<Tensor>& state,
-                             const RecurrentWeights& w) const override;
+    std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                 const RecurrentWeights& w,
+                                 SequenceOptions sequence_options) const override;
 };
 
 class GRU : public RecurrentBase {
@@ -146,8 +152,9 @@ public:
     GRUOptions options;
 
 protected:
-    std::vector<Tensor> step(const Tensor& x, const std::vector<Tensor>& state,
-                             const RecurrentWeights& w) const override;
+    std::vector<Tensor> sequence(const Tensor& x, const std::vector<Tensor>& state,
+                                 const RecurrentWeights& w,
+                                 SequenceOptions sequence_options) const override;
 };
 
 }  // namespace tg

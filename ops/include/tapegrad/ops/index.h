@@ -19,6 +19,7 @@ Tensor one_hot(const Tensor& indices, std::int64_t num_classes = -1);
 // lookup (repeated indices accumulate), except for row padding_idx (negative
 // counts from the end), which gets none, as torch.nn.functional.embedding.
 Tensor embedding(const Tensor& indices, const Tensor& weight,
-                 std::optional<std::int64_t> padding_idx = std::nullopt);
+                 std::optional<std::int64_t> padding_idx = std::nullopt,
+                 CallSite site = CallSite::current());
 
 }  // namespace tg

@@ -9,10 +9,11 @@ namespace tg {
 // a 1-D a is a row [1, k] and a 1-D b a column [k, 1], the added dimension
 // removed from the result; dimensions before the last two are batch
 // dimensions and broadcast. Floating dtypes only; mixed dtypes promote.
-Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor matmul(const Tensor& a, const Tensor& b, CallSite site = CallSite::current());
 
 // y = x w^T + b as torch.nn.functional.linear: x [..., in], w [out, in],
 // optional b [out] (an undefined tensor means no bias); y [..., out].
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {});
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = {},
+              CallSite site = CallSite::current());
 
 }  // namespace tg

@@ -21,8 +21,10 @@ enum class Reduction { none, mean, sum };
 // gradient of |d| at d = 0 is 0, as PyTorch. The shapes must match exactly:
 // PyTorch broadcasts them with a warning, which hides a [N] vs [N, 1]
 // mistake by silently computing an [N, N] loss, so tapegrad refuses instead.
-Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
-Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+                CallSite site = CallSite::current());
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::mean,
+               CallSite site = CallSite::current());
 
 struct NllLossOptions {
     Reduction reduction = Reduction::mean;
@@ -45,7 +47,8 @@ struct CrossEntropyOptions {
 // loss = -weight[t] * input[.., t, ..]; the mean divides by the sum of
 // weight[t] over the targets that are not ignore_index (their count without
 // weights), so it is NaN when every target is ignored.
-Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& options = {});
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions& options = {},
+                CallSite site = CallSite::current());
 
 // log_softmax over the class dimension (1, or 0 for a [C] input) followed by
 // nll_loss, with the same shapes. target may instead hold class
@@ -54,7 +57,7 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NllLossOptions&
 // divides by the number of samples (N * d1 * ...), ignore_index plays no
 // part, and the gradient also flows into the target.
 Tensor cross_entropy(const Tensor& input, const Tensor& target,
-                     const CrossEntropyOptions& options = {});
+                     const CrossEntropyOptions& options = {}, CallSite site = CallSite::current());
 
 // -[p t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))] with p = pos_weight
 // (1 when undefined), computed as (1 - t) x + (1 + (p - 1) t) softplus(-x)
@@ -64,6 +67,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target,
 // gradient flows into input and target.
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         Reduction reduction = Reduction::mean,
-                                        const Tensor& pos_weight = {});
+                                        const Tensor& pos_weight = {},
+                                        CallSite site = CallSite::current());
 
 }  // namespace tg

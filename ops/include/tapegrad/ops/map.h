@@ -1,5 +1,6 @@
 #pragma once
 
+#include <tapegrad/core/tape.h>
 #include <tapegrad/core/tensor.h>
 
 // Loops shared by the elementwise families: the forward value of an op and
@@ -10,6 +11,13 @@ namespace tg::detail {
 inline Tensor floating(const Tensor& x, const char* op) {
     if (!x.defined()) throw ValueError(fmt::format("{}: undefined tensor", op));
     return is_floating(x.dtype()) ? x : x.to(DType::f32);
+}
+
+// x in dtype d; the conversion is recorded as part of op, called from site.
+inline Tensor converted(const Tensor& x, DType d, const char* op, CallSite site) {
+    if (x.dtype() == d) return x;
+    CallSiteScope scope(op, site);
+    return x.to(d);
 }
 
 // y[i] = f(x[i]) in x's dtype; f is a generic lambda.
