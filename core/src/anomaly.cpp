@@ -128,8 +128,9 @@ void detail::check_gradient(const Entry& e, std::size_t j, const Tensor& g) {
     if (s.clean()) return;
     throw AnomalyError(fmt::format(
         "anomaly in backward: the gradient that '{}' computed for its input {} ({}) holds {}; "
-        "the gradient arriving at its output was finite, so the derivative itself is not (e.g. "
-        "a division by zero){}",
+        "the gradient arriving at its output was finite, so the derivative itself is not (a "
+        "division "
+        "by zero, an overflow){}",
         e.op, j, describe(e.inputs[j]), found(s, g), forward_op(e)));
 }
 

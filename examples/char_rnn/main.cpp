@@ -18,6 +18,7 @@
 //   char_rnn --arxiv arxiv-metadata.json   title ; abstract of each paper
 //   char_rnn --checkpoint ck.safetensors --steps 200, then
 //   char_rnn --resume ck.safetensors --steps 400   continues bit for bit
+//   mpiexec -n 2 char_rnn --distributed    two ranks, half of the streams each
 
 #include <chrono>
 #include <cstdio>
@@ -28,6 +29,7 @@
 #include <CLI/CLI.hpp>
 
 #include "corpus.h"
+#include "distributed.h"
 #include "model.h"
 #include "training.h"
 
@@ -42,6 +44,7 @@ int main(int argc, char** argv) try {
     std::size_t max_samples = 0;
     std::uint64_t seed = 1;
     int threads = 0;
+    bool distributed = false;
     auto* arxiv_flag = app.add_option("--arxiv", arxiv, "arXiv metadata snapshot (JSON lines)");
     app.add_option("--text", text, "plain text, one sample per line (default: the GPL-3 text)")
         ->excludes(arxiv_flag);
@@ -101,10 +104,20 @@ int main(int argc, char** argv) try {
         ->check(CLI::NonNegativeNumber)
         ->capture_default_str();
     app.add_option("--resume", resume, "continue from this checkpoint");
+    app.add_flag("--distributed", distributed,
+                 "data-parallel over MPI (run under mpiexec -n N): each rank trains on batch / N "
+                 "of the streams");
     CLI11_PARSE(app, argc, argv);
 
+    // Only rank 0 prints; every rank runs the same steps and collectives.
+    const char_rnn::Parallel parallel(distributed, argc, argv);
+    parallel.check_batch(batch);
     if (threads > 0) tg::set_num_threads(threads);
-    fmt::print("{}\n", tg::config().to_string());
+    if (parallel.is_root())
+        fmt::print("{}{}\n", tg::config().to_string(),
+                   distributed ? fmt::format(" | {} rank{}", parallel.ranks(),
+                                             parallel.ranks() == 1 ? "" : "s")
+                               : "");
 
     tg::manual_seed(seed);
 
@@ -124,35 +137,45 @@ int main(int argc, char** argv) try {
     const std::int64_t held_out_characters = char_rnn::count_characters(split.held_out);
     const char_rnn::Batches held_out = char_rnn::batchify(
         split.held_out, vocabulary, std::min<std::int64_t>(10, held_out_characters - 1));
-    fmt::print(
-        "data: {}: {} samples, {} train ({} characters), {} held out ({} characters, {} "
-        "unseen in training)\n",
-        source, samples.size(), split.train.size(), char_rnn::count_characters(split.train),
-        split.held_out.size(), held_out_characters,
-        char_rnn::count_unseen(split.held_out, vocabulary));
+    if (parallel.is_root())
+        fmt::print(
+            "data: {}: {} samples, {} train ({} characters), {} held out ({} characters, {} "
+            "unseen in training)\n",
+            source, samples.size(), split.train.size(), char_rnn::count_characters(split.train),
+            split.held_out.size(), held_out_characters,
+            char_rnn::count_unseen(split.held_out, vocabulary));
 
     const char_rnn::Unigram unigram(train, vocabulary.size());
     const double unigram_held_out = unigram.bits_per_character(held_out);
-    fmt::print(
-        "unigram baseline: train {:.3f} bpc, held-out {:.3f} bpc ({} characters + unknown)\n",
-        unigram.bits_per_character(train), unigram_held_out, vocabulary.size() - 1);
+    if (parallel.is_root())
+        fmt::print(
+            "unigram baseline: train {:.3f} bpc, held-out {:.3f} bpc ({} characters + unknown)\n",
+            unigram.bits_per_character(train), unigram_held_out, vocabulary.size() - 1);
 
     // The model and its optimizer; a resumed run then overwrites both.
     model_options.vocabulary_size = vocabulary.size();
     char_rnn::CharRNN model(model_options);
+    parallel.broadcast_parameters(model);
     tg::Adam optimizer(model.parameters(), {.lr = lr});
-    char_rnn::Progress progress{.state = model.initial_state(batch)};
+    char_rnn::Progress progress{.state = model.initial_state(parallel.columns(batch))};
     if (!resume.empty()) {
+        // Every rank reads the file: the whole batch's state, of which it
+        // keeps its columns, and the running loss, which rank 0 keeps. So a
+        // checkpoint resumes on any number of ranks, or none.
         progress =
             char_rnn::load_checkpoint(resume, model, optimizer, vocabulary, train, train_options);
-        fmt::print("resumed from {} at step {}\n", resume, progress.step);
+        progress.state = {parallel.my_columns(progress.state.h, batch),
+                          parallel.my_columns(progress.state.c, batch)};
+        if (!parallel.is_root()) progress.nats = 0;
+        if (parallel.is_root()) fmt::print("resumed from {} at step {}\n", resume, progress.step);
     }
     const std::int64_t windows = train.windows(train_options.bptt);
-    fmt::print(
-        "model: {} embed {} hidden {} layers {}, {} parameters; {} streams x {} rows, {} "
-        "windows of {} per epoch\n",
-        model_options.cell, model_options.embed, model_options.hidden, model_options.layers,
-        model.num_parameters(), batch, train.rows, windows, train_options.bptt);
+    if (parallel.is_root())
+        fmt::print(
+            "model: {} embed {} hidden {} layers {}, {} parameters; {} streams x {} rows, {} "
+            "windows of {} per epoch\n",
+            model_options.cell, model_options.embed, model_options.hidden, model_options.layers,
+            model.num_parameters(), batch, train.rows, windows, train_options.bptt);
 
     // Training: one window per step, a report every eval_every steps and at
     // the end. Only reports on the eval_every grid restart the running mean:
@@ -160,26 +183,40 @@ int main(int argc, char** argv) try {
     // run would carry on with, so a resumed run reports the same numbers.
     const auto start = std::chrono::steady_clock::now();
     while (progress.step < steps) {
-        char_rnn::train_step(model, optimizer, train, train_options, progress);
+        char_rnn::train_step(model, optimizer, train, train_options, progress, parallel);
         const bool last = progress.step == steps, on_grid = progress.step % eval_every == 0;
         if (on_grid || last) {
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-            fmt::print(
-                "step {:5}  epoch {:6.2f}  train {:.3f} bpc  held-out {:.3f} bpc  "
-                "(unigram {:.3f})  {:.1f} s\n",
-                progress.step, double(progress.step) / double(windows), progress.mean_bits(),
-                char_rnn::evaluate(model, held_out, train_options.bptt), unigram_held_out, seconds);
-            std::fflush(stdout);
+            char_rnn::Progress all = progress;  // the ranks' losses, summed on every rank
+            all.nats = parallel.sum(progress.nats);
+            if (parallel.is_root()) {
+                fmt::print(
+                    "step {:5}  epoch {:6.2f}  train {:.3f} bpc  held-out {:.3f} bpc  "
+                    "(unigram {:.3f})  {:.1f} s\n",
+                    progress.step, double(progress.step) / double(windows), all.mean_bits(),
+                    char_rnn::evaluate(model, held_out, train_options.bptt), unigram_held_out,
+                    seconds);
+                std::fflush(stdout);
+            }
         }
         if (on_grid) progress.restart_mean();
         if (!checkpoint.empty() &&
-            (last || (checkpoint_every > 0 && progress.step % checkpoint_every == 0)))
-            char_rnn::save_checkpoint(checkpoint, model, optimizer, progress, vocabulary, train,
-                                      train_options);
+            (last || (checkpoint_every > 0 && progress.step % checkpoint_every == 0))) {
+            // The whole batch's state and loss, so any number of ranks can resume.
+            char_rnn::Progress whole = progress;
+            whole.state = {parallel.gather_columns(progress.state.h, batch),
+                           parallel.gather_columns(progress.state.c, batch)};
+            whole.nats = parallel.sum(progress.nats);
+            parallel.on_root_then_wait([&] {
+                char_rnn::save_checkpoint(checkpoint, model, optimizer, whole, vocabulary, train,
+                                          train_options);
+            });
+        }
     }
 
     // Samples from BOS to EOS, with a generator of their own.
+    if (!parallel.is_root()) return 0;
     tg::Generator generator(seed);
     if (samples_to_draw > 0) fmt::print("samples (temperature {}):\n", temperature);
     for (std::int64_t i = 0; i < samples_to_draw; ++i)

@@ -14,6 +14,7 @@
 #include <tapegrad/tapegrad.h>
 
 #include "corpus.h"
+#include "distributed.h"
 #include "model.h"
 
 namespace char_rnn {
@@ -28,8 +29,9 @@ struct TrainOptions {
 // in order, epoch after epoch), so step is the position in the data.
 struct Progress {
     std::int64_t step = 0;  // optimizer steps taken
-    State state;            // what the last window left, detached
-    // Loss since the last report, for its running mean.
+    State state;            // what the last window left, detached (this rank's columns)
+    // Loss since the last report, for its running mean. Under --distributed,
+    // nats is this rank's columns' part and targets counts whole windows.
     double nats = 0;
     std::int64_t targets = 0;
 
@@ -44,29 +46,35 @@ inline double bits(double nats) { return nats / std::numbers::ln2; }
 
 // One optimizer step on the next window: start from the state the previous
 // window left (a fresh zero state at the start of each pass over the text),
-// and backpropagate through this window only. Returns the window's mean loss
-// in nats.
+// and backpropagate through this window only; under --distributed, through
+// this rank's columns of it. Returns the window's mean loss in nats (this
+// rank's share of it: the ranks' returns add up to the window's mean).
 inline double train_step(CharRNN& model, tg::Optimizer& optimizer, const Batches& data,
-                         const TrainOptions& o, Progress& progress) {
+                         const TrainOptions& o, Progress& progress, const Parallel& parallel = {}) {
     const std::int64_t index = progress.step % data.windows(o.bptt);
-    if (index == 0) progress.state = model.initial_state(data.batch);
-    Window w = data.window(index, o.bptt);
+    if (index == 0) progress.state = model.initial_state(parallel.columns(data.batch));
+    Window w = parallel.shard(data.window(index, o.bptt), data.batch);
+    const RankStream dropout_stream = parallel.own_random_stream();
 
     auto [logits, state] = model.forward(w.input, progress.state);
     // A sum over the targets divided by their count is the mean PyTorch takes,
-    // and stays finite for a window that crosses only sample boundaries.
+    // and stays finite for a window that crosses only sample boundaries. Each
+    // of N ranks divides by the whole window's count over N, so the mean of
+    // the ranks' gradients is the one-process gradient (N = 1: the same bits).
+    const double ranks = static_cast<double>(parallel.ranks());
     tg::Tensor loss =
         tg::cross_entropy(logits, w.target,
                           {.reduction = tg::Reduction::sum, .ignore_index = kIgnore}) /
-        static_cast<double>(std::max<std::int64_t>(w.targets, 1));
+        (static_cast<double>(std::max<std::int64_t>(w.targets, 1)) / ranks);
     optimizer.zero_grad();
     loss.backward();
+    parallel.average_gradients(model);
     if (o.clip > 0) tg::clip_grad_norm_(model.parameters(), o.clip);
     optimizer.step();
 
     progress.state = state.detach();
     ++progress.step;
-    const double value = loss.item();
+    const double value = loss.item() / ranks;
     progress.nats += value * static_cast<double>(w.targets);
     progress.targets += w.targets;
     return value;

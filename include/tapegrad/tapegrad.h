@@ -1,11 +1,14 @@
 #pragma once
 
 // Everything a training program needs, in one include.
+#include <tapegrad/core/anomaly.h>
 #include <tapegrad/core/blas.h>
+#include <tapegrad/core/config.h>
 #include <tapegrad/core/error.h>
 #include <tapegrad/core/generator.h>
 #include <tapegrad/core/safetensors.h>
 #include <tapegrad/core/tape.h>
+#include <tapegrad/core/tape_dot.h>
 #include <tapegrad/core/tensor.h>
 #include <tapegrad/layers/cells.h>
 #include <tapegrad/layers/embedding.h>
@@ -15,6 +18,7 @@
 #include <tapegrad/layers/rnn.h>
 #include <tapegrad/ops/activation.h>
 #include <tapegrad/ops/elementwise.h>
+#include <tapegrad/ops/fused_recurrent.h>
 #include <tapegrad/ops/gradcheck.h>
 #include <tapegrad/ops/index.h>
 #include <tapegrad/ops/linalg.h>
@@ -25,6 +29,8 @@
 #include <tapegrad/optim/adam.h>
 #include <tapegrad/optim/checkpoint.h>
 #include <tapegrad/optim/clip_grad.h>
+#include <tapegrad/optim/keras_adam.h>
+#include <tapegrad/optim/keras_fit.h>
 #include <tapegrad/optim/lr_scheduler.h>
 #include <tapegrad/optim/optimizer.h>
 #include <tapegrad/optim/rmsprop.h>
