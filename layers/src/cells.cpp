@@ -74,7 +74,8 @@ Tensor CellBase::unbatched(const Tensor& x, const Tensor& y) const {
 RNNCell::RNNCell(RNNCellOptions o)
     : CellBase("RNNCell", 1, checked(o).input_size, o.hidden_size, o.bias), options(std::move(o)) {}
 
-Tensor RNNCell::forward(const Tensor& x, const Tensor& hx) const {
+Tensor RNNCell::forward(const Tensor& x, const Tensor& hx, CallSite site) const {
+    CallSiteScope scope("RNNCell", site);
     std::vector<Tensor> b = batched(x, {hx});
     return unbatched(
         x, rnn_cell(b[0], b[1], weight_ih, weight_hh, bias_ih, bias_hh, options.nonlinearity));
@@ -83,7 +84,8 @@ Tensor RNNCell::forward(const Tensor& x, const Tensor& hx) const {
 LSTMCell::LSTMCell(LSTMCellOptions o)
     : CellBase("LSTMCell", 4, o.input_size, o.hidden_size, o.bias), options(o) {}
 
-LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) const {
+LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state, CallSite site) const {
+    CallSiteScope scope("LSTMCell", site);
     if (state.h.defined() != state.c.defined())
         throw ValueError("LSTMCell: give both hx and cx of the state, or neither (zeros)");
     std::vector<Tensor> b = batched(x, {state.h, state.c});
@@ -94,7 +96,8 @@ LSTMState LSTMCell::forward(const Tensor& x, const LSTMState& state) const {
 GRUCell::GRUCell(GRUCellOptions o)
     : CellBase("GRUCell", 3, o.input_size, o.hidden_size, o.bias), options(o) {}
 
-Tensor GRUCell::forward(const Tensor& x, const Tensor& hx) const {
+Tensor GRUCell::forward(const Tensor& x, const Tensor& hx, CallSite site) const {
+    CallSiteScope scope("GRUCell", site);
     std::vector<Tensor> b = batched(x, {hx});
     return unbatched(x, gru_cell(b[0], b[1], weight_ih, weight_hh, bias_ih, bias_hh));
 }

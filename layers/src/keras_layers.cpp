@@ -109,7 +109,8 @@ void Layer::build(const Shape& input_shape) {
     built_ = true;
 }
 
-Tensor Layer::operator()(const Tensor& x) {
+Tensor Layer::operator()(const Tensor& x, CallSite site) {
+    CallSiteScope scope("keras layer", site);
     if (!built_) {
         if (!x.defined() || x.dim() < 2)
             throw ShapeError(

@@ -99,7 +99,8 @@ Sequential::Sequential(std::initializer_list<LayerArg> layers, Shape input_shape
     }
 }
 
-Tensor Sequential::forward(const Tensor& x) const {
+Tensor Sequential::forward(const Tensor& x, CallSite site) const {
+    CallSiteScope scope("keras::Sequential", site);
     if (!x.defined()) throw ValueError("keras::Sequential: the input is an undefined tensor");
     bool fits = x.dim() == input_shape_.rank() + 1 &&
                 std::equal(input_shape_.begin(), input_shape_.end(), x.shape().begin() + 1);

@@ -18,6 +18,8 @@ Linear::Linear(LinearOptions o) : options(o) {
     if (o.bias) bias = register_parameter("bias", uniform({o.out_features}, bound));
 }
 
-Tensor Linear::forward(const Tensor& x) const { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x, CallSite site) const {
+    return linear(x, weight, bias, site);
+}
 
 }  // namespace tg

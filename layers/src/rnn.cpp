@@ -143,7 +143,8 @@ RNN::RNN(RNNOptions o)
                      o.batch_first, o.dropout, o.bidirectional, 0}),
       options(std::move(o)) {}
 
-RNNOutput RNN::forward(const Tensor& x, const Tensor& h0) const {
+RNNOutput RNN::forward(const Tensor& x, const Tensor& h0, CallSite site) const {
+    CallSiteScope scope("RNN", site);
     std::vector<Tensor> r = run(x, {h0});
     return {r[0], r[1]};
 }
@@ -159,7 +160,8 @@ LSTM::LSTM(LSTMOptions o)
                      o.dropout, o.bidirectional, o.proj_size}),
       options(o) {}
 
-LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state) const {
+LSTMOutput LSTM::forward(const Tensor& x, const LSTMState& state, CallSite site) const {
+    CallSiteScope scope("LSTM", site);
     if (state.h.defined() != state.c.defined())
         throw ValueError("LSTM: give both h0 and c0 of the initial state, or neither (zeros)");
     std::vector<Tensor> r = run(x, {state.h, state.c});
@@ -178,7 +180,8 @@ GRU::GRU(GRUOptions o)
                      o.dropout, o.bidirectional, 0}),
       options(o) {}
 
-RNNOutput GRU::forward(const Tensor& x, const Tensor& h0) const {
+RNNOutput GRU::forward(const Tensor& x, const Tensor& h0, CallSite site) const {
+    CallSiteScope scope("GRU", site);
     std::vector<Tensor> r = run(x, {h0});
     return {r[0], r[1]};
 }

@@ -59,7 +59,9 @@ Tensor gate_sums(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Ten
 // h' = act(W_ih x + b_ih + W_hh h + b_hh); the gradient flows through act
 // and the two linear maps.
 Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
-                const Tensor& b_ih, const Tensor& b_hh, std::string_view nonlinearity) {
+                const Tensor& b_ih, const Tensor& b_hh, std::string_view nonlinearity,
+                CallSite site) {
+    CallSiteScope scope("rnn_cell", site);
     if (nonlinearity != "tanh" && nonlinearity != "relu")
         throw ValueError(
             fmt::format("rnn_cell: nonlinearity must be 'tanh' or 'relu', got '{}'", nonlinearity));
@@ -71,7 +73,8 @@ Tensor rnn_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tens
 // c' = f c + i g, h' = o tanh(c') with i, f, o = sigmoid and g = tanh of the
 // gate sums in PyTorch's order i, f, g, o.
 LSTMState lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,
-                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh) {
+                    const Tensor& w_hh, const Tensor& b_ih, const Tensor& b_hh, CallSite site) {
+    CallSiteScope scope("lstm_cell", site);
     std::int64_t hidden = check_cell("lstm_cell", 4, false, x, h, w_ih, w_hh, b_ih, b_hh);
     if (!c.defined() || c.shape() != state_shape(x, hidden))
         throw ShapeError(
@@ -89,7 +92,8 @@ LSTMState lstm_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Ten
 // input and hidden projections stay separate; h' = n + z (h - n) is
 // PyTorch's arrangement of (1 - z) n + z h.
 Tensor gru_cell(const Tensor& x, const Tensor& h, const Tensor& w_ih, const Tensor& w_hh,
-                const Tensor& b_ih, const Tensor& b_hh) {
+                const Tensor& b_ih, const Tensor& b_hh, CallSite site) {
+    CallSiteScope scope("gru_cell", site);
     check_cell("gru_cell", 3, true, x, h, w_ih, w_hh, b_ih, b_hh);
     std::vector<Tensor> gi = chunk(linear(x, w_ih, b_ih), 3, -1);
     std::vector<Tensor> gh = chunk(linear(h, w_hh, b_hh), 3, -1);

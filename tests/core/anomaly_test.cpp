@@ -2,6 +2,7 @@
 #include <tapegrad/core/anomaly.h>
 #include <tapegrad/tapegrad.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <thread>
@@ -196,6 +197,51 @@ TEST_CASE("no false positives on a training step: Linear, tanh, mse_loss, backwa
     LSTMOutput out = lstm(randn({6, 2, 3}));
     CHECK_NOTHROW(sum(out.output * out.output).backward());
     CHECK(lstm.parameters()[0].grad().defined());
+}
+
+TEST_CASE("an op inside a layer reports the line that called the layer, through the layer") {
+    CleanTape clean;
+    DetectAnomaly on;
+    manual_seed(5);
+    // With weight_ih all ones, the input Inf, -Inf makes Inf - Inf, a NaN,
+    // in every gate sum: the fused op's output is NaN though its input is not.
+    Tensor x = zeros({2, 1, 3}), step = zeros({1, 3});
+    x.mutable_data<float>()[0] = INFINITY;
+    x.mutable_data<float>()[1] = -INFINITY;
+    step.mutable_data<float>()[1] = INFINITY;
+
+    LSTM lstm({.input_size = 3, .hidden_size = 4});
+    Tensor& lstm_w_ih = lstm.weights[0].weight_ih;
+    std::fill_n(lstm_w_ih.mutable_data<float>(), lstm_w_ih.numel(), 1.0f);
+    int line = __LINE__ + 1;
+    std::string m = anomaly_message([&] { return lstm(x); });
+    CHECK(m.find("'lstm_sequence'") != std::string::npos);
+    CHECK(m.find("(through 'LSTM')") != std::string::npos);
+    CHECK(m.find("NaN") != std::string::npos);
+    CHECK(m.find(here(line)) != std::string::npos);
+    CHECK(m.find("rnn.cpp") == std::string::npos);
+
+    Linear linear_layer({.in_features = 3, .out_features = 2});
+    line = __LINE__ + 1;
+    m = anomaly_message([&] { return linear_layer(x); });
+    CHECK(m.find("'linear'") != std::string::npos);
+    CHECK(m.find(here(line)) != std::string::npos);
+    line = __LINE__ + 1;
+    m = anomaly_message([&] { return linear_layer.forward(x); });
+    CHECK(m.find(here(line)) != std::string::npos);
+
+    GRUCell cell({.input_size = 3, .hidden_size = 2});
+    line = __LINE__ + 1;
+    m = anomaly_message([&] { return cell(step); });
+    CHECK(m.find("(through 'GRUCell')") != std::string::npos);
+    CHECK(m.find(here(line)) != std::string::npos);
+
+    // The reference cell ops, called directly, are the call the user wrote.
+    Tensor w_ih = randn({2, 3}), w_hh = randn({2, 2}), h = zeros({1, 2});
+    line = __LINE__ + 1;
+    m = anomaly_message([&] { return rnn_cell(step, h, w_ih, w_hh); });
+    CHECK(m.find("(through 'rnn_cell')") != std::string::npos);
+    CHECK(m.find(here(line)) != std::string::npos);
 }
 
 TEST_CASE("the mode is global: a thread started later sees it") {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/core/call_site.h>
 #include <tapegrad/layers/module.h>
 #include <tapegrad/ops/recurrent.h>
 
@@ -14,7 +15,8 @@ namespace tg {
 // features, and an undefined state means zeros. Parameters weight_ih
 // [gates * hidden_size, input_size], weight_hh [gates * hidden_size,
 // hidden_size], bias_ih and bias_hh [gates * hidden_size], all initialised
-// from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
+// from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)). Every op a cell
+// records reports forward's site (the caller's line by default).
 
 struct RNNCellOptions {
     std::int64_t input_size;
@@ -60,8 +62,12 @@ private:
 class RNNCell : public CellBase {
 public:
     explicit RNNCell(RNNCellOptions options);
-    Tensor forward(const Tensor& x, const Tensor& hx = {}) const;
-    Tensor operator()(const Tensor& x, const Tensor& hx = {}) const { return forward(x, hx); }
+    Tensor forward(const Tensor& x, const Tensor& hx = {},
+                   CallSite site = CallSite::current()) const;
+    Tensor operator()(const Tensor& x, const Tensor& hx = {},
+                      CallSite site = CallSite::current()) const {
+        return forward(x, hx, site);
+    }
 
     RNNCellOptions options;
 };
@@ -70,9 +76,11 @@ class LSTMCell : public CellBase {
 public:
     explicit LSTMCell(LSTMCellOptions options);
     // state.h and state.c are both given or both undefined (zeros).
-    LSTMState forward(const Tensor& x, const LSTMState& state = {}) const;
-    LSTMState operator()(const Tensor& x, const LSTMState& state = {}) const {
-        return forward(x, state);
+    LSTMState forward(const Tensor& x, const LSTMState& state = {},
+                      CallSite site = CallSite::current()) const;
+    LSTMState operator()(const Tensor& x, const LSTMState& state = {},
+                         CallSite site = CallSite::current()) const {
+        return forward(x, state, site);
     }
 
     LSTMCellOptions options;
@@ -81,8 +89,12 @@ public:
 class GRUCell : public CellBase {
 public:
     explicit GRUCell(GRUCellOptions options);
-    Tensor forward(const Tensor& x, const Tensor& hx = {}) const;
-    Tensor operator()(const Tensor& x, const Tensor& hx = {}) const { return forward(x, hx); }
+    Tensor forward(const Tensor& x, const Tensor& hx = {},
+                   CallSite site = CallSite::current()) const;
+    Tensor operator()(const Tensor& x, const Tensor& hx = {},
+                      CallSite site = CallSite::current()) const {
+        return forward(x, hx, site);
+    }
 
     GRUCellOptions options;
 };

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/core/call_site.h>
 #include <tapegrad/layers/module.h>
 #include <tapegrad/ops/fused_recurrent.h>
 
@@ -43,8 +44,9 @@ public:
 
     // The layer's (main) output for x; the layer must be built.
     virtual Tensor forward(const Tensor& x) const = 0;
-    // As Keras's layer(x): builds from x's shape on the first call, then forward.
-    Tensor operator()(const Tensor& x);
+    // As Keras's layer(x): builds from x's shape on the first call, then
+    // forward. The ops it records report site, the caller's line by default.
+    Tensor operator()(const Tensor& x, CallSite site = CallSite::current());
 
     // A new, unbuilt layer with the same configuration.
     virtual std::unique_ptr<Layer> clone_config() const = 0;
@@ -199,9 +201,12 @@ public:
     // recurrent layer with return_state is an error (as in Keras).
     Sequential(std::initializer_list<LayerArg> layers, Shape input_shape);
 
-    // x [batch, input_shape...] -> the last layer's output.
-    Tensor forward(const Tensor& x) const;
-    Tensor operator()(const Tensor& x) const { return forward(x); }
+    // x [batch, input_shape...] -> the last layer's output. The ops it
+    // records report site, the caller's line by default.
+    Tensor forward(const Tensor& x, CallSite site = CallSite::current()) const;
+    Tensor operator()(const Tensor& x, CallSite site = CallSite::current()) const {
+        return forward(x, site);
+    }
 
     // Prints Keras 2's model.summary() table (TF 2.11 layout); summary_text()
     // returns it.

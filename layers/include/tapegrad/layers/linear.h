@@ -1,5 +1,6 @@
 #pragma once
 
+#include <tapegrad/core/call_site.h>
 #include <tapegrad/layers/module.h>
 
 namespace tg {
@@ -14,8 +15,11 @@ struct LinearOptions {
 class Linear : public Module {
 public:
     explicit Linear(LinearOptions options);
-    Tensor forward(const Tensor& x) const;
-    Tensor operator()(const Tensor& x) const { return forward(x); }
+    // site: the caller's line, which anomaly reports and tape graphs name.
+    Tensor forward(const Tensor& x, CallSite site = CallSite::current()) const;
+    Tensor operator()(const Tensor& x, CallSite site = CallSite::current()) const {
+        return forward(x, site);
+    }
 
     LinearOptions options;
     Tensor weight;  // [out_features, in_features]

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <tapegrad/core/call_site.h>
 #include <tapegrad/layers/module.h>
 #include <tapegrad/ops/fused_recurrent.h>
 #include <tapegrad/ops/recurrent.h>
@@ -18,7 +19,9 @@ namespace tg {
 // unbatched) or undefined for zeros. The output holds the last layer's h at
 // every step, forward direction then reverse on the feature dimension:
 // [T, B, num_directions * H]; h_n (and c_n) the final state of every layer
-// and direction, in the initial state's layout.
+// and direction, in the initial state's layout. forward's site (the caller's
+// line by default) is what anomaly reports and tape graphs name for every op
+// the layer records, "(through 'LSTM')".
 
 struct RNNOptions {
     std::int64_t input_size;
@@ -115,8 +118,12 @@ private:
 class RNN : public RecurrentBase {
 public:
     explicit RNN(RNNOptions options);
-    RNNOutput forward(const Tensor& x, const Tensor& h0 = {}) const;
-    RNNOutput operator()(const Tensor& x, const Tensor& h0 = {}) const { return forward(x, h0); }
+    RNNOutput forward(const Tensor& x, const Tensor& h0 = {},
+                      CallSite site = CallSite::current()) const;
+    RNNOutput operator()(const Tensor& x, const Tensor& h0 = {},
+                         CallSite site = CallSite::current()) const {
+        return forward(x, h0, site);
+    }
 
     RNNOptions options;
 
@@ -130,9 +137,11 @@ class LSTM : public RecurrentBase {
 public:
     explicit LSTM(LSTMOptions options);
     // state.h and state.c are both given or both undefined (zeros).
-    LSTMOutput forward(const Tensor& x, const LSTMState& state = {}) const;
-    LSTMOutput operator()(const Tensor& x, const LSTMState& state = {}) const {
-        return forward(x, state);
+    LSTMOutput forward(const Tensor& x, const LSTMState& state = {},
+                       CallSite site = CallSite::current()) const;
+    LSTMOutput operator()(const Tensor& x, const LSTMState& state = {},
+                          CallSite site = CallSite::current()) const {
+        return forward(x, state, site);
     }
 
     LSTMOptions options;
@@ -146,8 +155,12 @@ protected:
 class GRU : public RecurrentBase {
 public:
     explicit GRU(GRUOptions options);
-    RNNOutput forward(const Tensor& x, const Tensor& h0 = {}) const;
-    RNNOutput operator()(const Tensor& x, const Tensor& h0 = {}) const { return forward(x, h0); }
+    RNNOutput forward(const Tensor& x, const Tensor& h0 = {},
+                      CallSite site = CallSite::current()) const;
+    RNNOutput operator()(const Tensor& x, const Tensor& h0 = {},
+                         CallSite site = CallSite::current()) const {
+        return forward(x, h0, site);
+    }
 
     GRUOptions options;
 
