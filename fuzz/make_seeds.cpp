@@ -40,7 +40,6 @@ int main(int argc, char** argv) {
               8);
     write_raw(dir + "/huge_header.safetensors", "{}", 0, 1'000'000'000'000'000);
     write_raw(dir + "/huge_product.safetensors",
-              R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}})",
-              0);
+              R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,0],"data_offsets":[0,0]}})", 0);
     return 0;
 }

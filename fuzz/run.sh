@@ -16,11 +16,12 @@ cmake --build "$build" -j"$(nproc)"
 seeds=$build/seeds corpus=$build/corpus artifacts=$build/artifacts
 rm -rf "$seeds"
 mkdir -p "$seeds" "$corpus" "$artifacts"
-# The committed files up to 8 KiB (copied at run time, never committed twice)
-# and the generated ones: the fuzzed model's own files and absurd sizes.
+# The committed files up to 8 KiB (copied at run time, never committed twice),
+# the inputs of past findings (fuzz/regressions, replayed by every run) and
+# the generated ones: the fuzzed model's own files and absurd sizes.
 while IFS= read -r -d '' f; do
-  cp "$f" "$seeds/$(tr / _ <<<"${f#tests/}")"
-done < <(find tests/parity tests/data -name '*.safetensors' -size -8193c -print0)
+  cp "$f" "$seeds/$(tr / _ <<<"$f")"
+done < <(find tests/parity tests/data fuzz/regressions -name '*.safetensors' -size -8193c -print0)
 "$build/make_seeds" "$seeds"
 echo "seeds: $(find "$seeds" -type f | wc -l) files, corpus: $(find "$corpus" -type f | wc -l) files"
 

@@ -91,8 +91,8 @@ std::optional<tg::SafetensorsFile> read_both(Harness& h, const std::uint8_t* dat
         load_error = e.what();
     }
     if (parse_error != load_error)
-        finding(fmt::format("memory and file readers disagree:\n  {}\n  {}", parse_error,
-                            load_error));
+        finding(
+            fmt::format("memory and file readers disagree:\n  {}\n  {}", parse_error, load_error));
     if (parsed && (fingerprint(parsed->tensors) != fingerprint(loaded->tensors) ||
                    parsed->metadata != loaded->metadata))
         finding("memory and file readers read different contents");

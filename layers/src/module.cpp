@@ -100,9 +100,10 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
             throw DTypeError(fmt::format("load_state_dict: '{}' is {}, expected a floating dtype",
                                          name, it->second.dtype()));
     }
-    for (const auto& [name, tensor] : state)
-        if (std::none_of(own.begin(), own.end(), [&](const auto& p) { return p.first == name; }))
-            unexpected.push_back(name);
+    for (const auto& entry : state)  // not a structured binding: clang < 16 cannot capture one
+        if (std::none_of(own.begin(), own.end(),
+                         [&](const auto& p) { return p.first == entry.first; }))
+            unexpected.push_back(entry.first);
     if (strict && (!missing.empty() || !unexpected.empty()))
         throw ValueError(fmt::format("load_state_dict: missing keys [{}], unexpected keys [{}]",
                                      fmt::join(missing, ", "), fmt::join(unexpected, ", ")));
@@ -114,7 +115,8 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
 void Module::save(const std::string& path) const { save_safetensors(path, state_dict()); }
 
 void Module::load(const std::string& path, bool strict) {
-    load_state_dict(load_safetensors(path).tensors, strict);
+    StateDict state = load_safetensors(path).tensors;  // its errors name the file
+    with_context(path, [&] { load_state_dict(state, strict); });
 }
 
 }  // namespace tg

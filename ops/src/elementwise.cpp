@@ -3,6 +3,7 @@
 #include <tapegrad/ops/map.h>
 
 #include <cmath>
+#include <tuple>
 
 namespace tg {
 
@@ -95,7 +96,8 @@ Tensor sub(const Tensor& a0, const Tensor& b0, CallSite site) {
 
 // z = a * b;  da = dz * b, db = dz * a.
 Tensor mul(const Tensor& a0, const Tensor& b0, CallSite site) {
-    auto [a, b] = promoted(a0, b0, "mul", site);
+    Tensor a, b;  // not a structured binding: clang < 16 cannot capture one
+    std::tie(a, b) = promoted(a0, b0, "mul", site);
     Tensor z = broadcast_zip(a, b, "mul", [](auto x, auto y) { return x * y; });
     return record(
         "mul", {a, b}, z,
@@ -108,7 +110,8 @@ Tensor mul(const Tensor& a0, const Tensor& b0, CallSite site) {
 
 // z = a / b;  da = dz / b, db = -dz * a / b^2.
 Tensor div(const Tensor& a0, const Tensor& b0, CallSite site) {
-    auto [a, b] = promoted(a0, b0, "div", site, /*to_floating=*/true);
+    Tensor a, b;  // not a structured binding: clang < 16 cannot capture one
+    std::tie(a, b) = promoted(a0, b0, "div", site, /*to_floating=*/true);
     Tensor z = broadcast_zip(a, b, "div", [](auto x, auto y) { return x / y; });
     return record(
         "div", {a, b}, z,
@@ -155,7 +158,8 @@ Tensor pow(const Tensor& x0, double p, CallSite site) {
 // y = x^e;  dx = dy * e * x^(e-1) (0 where e = 0),
 // de = dy * y * log(x) (0 where x = 0 and e >= 0), as PyTorch.
 Tensor pow(const Tensor& x0, const Tensor& e0, CallSite site) {
-    auto [x, e] = promoted(x0, e0, "pow", site, /*to_floating=*/true);
+    Tensor x, e;  // not a structured binding: clang < 16 cannot capture one
+    std::tie(x, e) = promoted(x0, e0, "pow", site, /*to_floating=*/true);
     Tensor y = broadcast_zip(x, e, "pow", [](auto a, auto b) { return std::pow(a, b); });
     return record(
         "pow", {x, e}, y,
@@ -251,7 +255,8 @@ Tensor where(const Tensor& condition, const Tensor& a0, const Tensor& b0, CallSi
     check_defined(a0, b0, "where");
     Shape shape = broadcast_shapes(broadcast_shapes(condition.shape(), a0.shape(), "where"),
                                    b0.shape(), "where");
-    auto [a, b] = promoted(a0, b0, "where", site);
+    Tensor a, b;  // not a structured binding: clang < 16 cannot capture one
+    std::tie(a, b) = promoted(a0, b0, "where", site);
     Tensor c = condition.detach().to(DType::f64);
     Tensor y = Tensor::empty(shape, a.dtype());
     dispatch(a.dtype(), [&]<class T>() {

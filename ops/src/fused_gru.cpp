@@ -93,9 +93,11 @@ void forward(const Sizes& z, const Tensor& x, const Tensor& h0, const SequenceWe
     for (std::int64_t s = 0; s < st.steps; ++s) {
         const std::int64_t t = st.time(s);
         fused::gemm(false, true, batch, gw, n, hin.step(st, t), hin.ld(st), w_hh, n, T(0), gh, gw);
-        for (std::int64_t b = 0; b < batch; ++b)
-            cell_forward<T, A>(n, gates.at(st, t, b), gh + b * gw, b_rz, b_in, b_hn,
-                               hin.at(st, t, b), hn.at(st, t, b), out.at(st, t, b));
+        fused::widest([&] {
+            for (std::int64_t b = 0; b < batch; ++b)
+                cell_forward<T, A>(n, gates.at(st, t, b), gh + b * gw, b_rz, b_in, b_hn,
+                                   hin.at(st, t, b), hn.at(st, t, b), out.at(st, t, b));
+        });
         if (s + 1 < st.steps) fused::copy_step(st, out, t, hin, st.time(s + 1));
     }
     fused::take_step(st, out, st.time(st.steps - 1), h_n.mutable_data<T>());
@@ -118,9 +120,12 @@ void backward(const Sizes& z, const Tensor& x, const SequenceWeights& w, const G
 
     for (std::int64_t s = st.steps - 1; s >= 0; --s) {
         const std::int64_t t = st.time(s);
-        for (std::int64_t b = 0; b < batch; ++b)
-            cell_backward<T, A>(n, gates.at(st, t, b), hn.at(st, t, b), hin.at(st, t, b),
-                                dout.at(st, t, b), dh + b * n, dgx.at(st, t, b), dgh.at(st, t, b));
+        fused::widest([&] {
+            for (std::int64_t b = 0; b < batch; ++b)
+                cell_backward<T, A>(n, gates.at(st, t, b), hn.at(st, t, b), hin.at(st, t, b),
+                                    dout.at(st, t, b), dh + b * n, dgx.at(st, t, b),
+                                    dgh.at(st, t, b));
+        });
         fused::gemm(false, false, batch, n, gw, dgh.step(st, t), dgh.ld(st), w_hh, n, T(1), dh, n);
     }
 

@@ -84,11 +84,13 @@ void forward(const Sizes& z, const Tensor& x, const Tensor& h0, const Tensor& c0
         const std::int64_t t = st.time(s);
         fused::gemm(false, true, batch, gw, z.state, hin.step(st, t), hin.ld(st), w_hh, z.state,
                     T(1), gates.step(st, t), gates.ld(st));
-        for (std::int64_t b = 0; b < batch; ++b) {
-            const T* c_prev = s == 0 ? c_first + b * n : cells.at(st, st.time(s - 1), b);
-            cell_forward<T, A>(n, gates.at(st, t, b), bias, c_prev, cells.at(st, t, b),
-                               act.at(st, t, b), raw.at(st, t, b));
-        }
+        fused::widest([&] {
+            for (std::int64_t b = 0; b < batch; ++b) {
+                const T* c_prev = s == 0 ? c_first + b * n : cells.at(st, st.time(s - 1), b);
+                cell_forward<T, A>(n, gates.at(st, t, b), bias, c_prev, cells.at(st, t, b),
+                                   act.at(st, t, b), raw.at(st, t, b));
+            }
+        });
         if (projected)
             fused::gemm(false, true, batch, z.state, n, raw.step(st, t), raw.ld(st),
                         w.w_hr.data<T>(), n, T(0), out.step(st, t), out.ld(st));
@@ -140,11 +142,13 @@ void backward(const Sizes& z, const Tensor& x, const Tensor& c0, const SequenceW
                         w.w_hr.data<T>(), n, T(0), pm, n);
             dm = pm;
         }
-        for (std::int64_t b = 0; b < batch; ++b) {
-            const T* c_prev = s == 0 ? c_first + b * n : cells.at(st, st.time(s - 1), b);
-            cell_backward<T, A>(n, gates.at(st, t, b), c_prev, act.at(st, t, b), dm + b * n,
-                                dc + b * n, dgates.at(st, t, b));
-        }
+        fused::widest([&] {
+            for (std::int64_t b = 0; b < batch; ++b) {
+                const T* c_prev = s == 0 ? c_first + b * n : cells.at(st, st.time(s - 1), b);
+                cell_backward<T, A>(n, gates.at(st, t, b), c_prev, act.at(st, t, b), dm + b * n,
+                                    dc + b * n, dgates.at(st, t, b));
+            }
+        });
         fused::gemm(false, false, batch, z.state, gw, dgates.step(st, t), dgates.ld(st), w_hh,
                     z.state, T(0), dh, z.state);
     }

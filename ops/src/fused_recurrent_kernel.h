@@ -164,7 +164,8 @@ inline float exp_of(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * (r * r) + r + 1.0f;
-    const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;  // 2^n
+    // A NaN must not reach the conversion to int (undefined behaviour): p carries it on.
+    const std::int32_t bits = (static_cast<std::int32_t>(pick(n == n, n, 0.0f)) + 127) << 23;
     return p * std::bit_cast<float>(bits);
 }
 inline double exp_of(double x) { return std::exp(x); }
@@ -206,6 +207,57 @@ inline T slope(T y) {
     if constexpr (A == Activation::relu) return y > T(0) ? T(1) : T(0);
     if constexpr (A == Activation::sigmoid) return y * (T(1) - y);
     return T(1);
+}
+
+// The project builds for plain x86-64, where the gate loops vectorise only
+// 4 floats wide; they are also compiled for AVX2 and AVX-512 and the widest
+// the CPU runs is picked once per step, not per element. Both have FMA, which
+// g++ uses for a * b + c in C++ by default: the float32 results may then
+// differ from the plain x86-64 ones in the last bit or so, as OpenBLAS's
+// per-CPU kernels already make them, well within the ulp bounds the tests
+// hold the activations to.
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define TAPEGRAD_FUSED_WIDE_VECTORS 1
+
+template <class F>
+[[gnu::target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"), gnu::flatten]] void run_avx512(F& f) {
+    f();
+}
+template <class F>
+[[gnu::target("avx2,fma"), gnu::flatten]] void run_avx2(F& f) {
+    f();
+}
+
+enum class VectorIsa { baseline, avx2, avx512 };
+
+inline VectorIsa vector_isa() {
+    static const VectorIsa isa = [] {
+        __builtin_cpu_init();
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("fma"))
+            return VectorIsa::avx512;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return VectorIsa::avx2;
+        return VectorIsa::baseline;
+    }();
+    return isa;
+}
+#endif
+
+// Runs f, a gate loop over one step, with the widest vectors the CPU has.
+template <class F>
+void widest(F&& f) {
+#ifdef TAPEGRAD_FUSED_WIDE_VECTORS
+    switch (vector_isa()) {
+        case VectorIsa::avx512:
+            return run_avx512(f);
+        case VectorIsa::avx2:
+            return run_avx2(f);
+        case VectorIsa::baseline:
+            break;
+    }
+#endif
+    f();
 }
 
 // Calls f.template operator()<T, A>() for x's dtype and the activation.

@@ -41,7 +41,9 @@ void forward(const Sizes& z, const Tensor& x, const Tensor& h0, const SequenceWe
         const std::int64_t t = st.time(s);
         fused::gemm(false, true, batch, n, n, hin.step(st, t), hin.ld(st), w_hh, n, T(1),
                     out.step(st, t), out.ld(st));
-        for (std::int64_t b = 0; b < batch; ++b) cell_forward<T, A>(n, out.at(st, t, b), bias);
+        fused::widest([&] {
+            for (std::int64_t b = 0; b < batch; ++b) cell_forward<T, A>(n, out.at(st, t, b), bias);
+        });
         if (s + 1 < st.steps) fused::copy_step(st, out, t, hin, st.time(s + 1));
     }
     fused::take_step(st, out, st.time(st.steps - 1), h_n.mutable_data<T>());
@@ -62,9 +64,11 @@ void backward(const Sizes& z, const Tensor& x, const SequenceWeights& w, const T
 
     for (std::int64_t s = st.steps - 1; s >= 0; --s) {
         const std::int64_t t = st.time(s);
-        for (std::int64_t b = 0; b < batch; ++b)
-            cell_backward<T, A>(n, out.at(st, t, b), dout.at(st, t, b), dh + b * n,
-                                dpre.at(st, t, b));
+        fused::widest([&] {
+            for (std::int64_t b = 0; b < batch; ++b)
+                cell_backward<T, A>(n, out.at(st, t, b), dout.at(st, t, b), dh + b * n,
+                                    dpre.at(st, t, b));
+        });
         fused::gemm(false, false, batch, n, n, dpre.step(st, t), dpre.ld(st), w_hh, n, T(0), dh, n);
     }
 

@@ -59,22 +59,26 @@ StateDict load_checkpoint(const std::string& path, Module& model, Optimizer& opt
     if (generator == all.end())
         throw ValueError(fmt::format("load_checkpoint: {}: missing key '{}'", path, kGenerator));
     StateDict extra = strip_prefix(all, kExtra);
-    if (check_extra) check_extra(extra);
+    // The parts below check what they are given, not knowing the file: their
+    // errors get its name in front.
+    with_context(path, [&] {
+        if (check_extra) check_extra(extra);
 
-    // Each step below checks everything before changing anything; what an
-    // earlier step changed is put back if a later one refuses its part.
-    Tensor previous_generator = generator_state();
-    set_generator_state(generator->second);
-    StateDict previous_model;
-    for (const auto& [name, p] : model.state_dict()) previous_model.emplace(name, p.clone());
-    try {
-        model.load_state_dict(strip_prefix(all, kModel), /*strict=*/true);
-        optimizer.load_state_dict(strip_prefix(all, kOptim));
-    } catch (...) {
-        model.load_state_dict(previous_model);
-        set_generator_state(previous_generator);
-        throw;
-    }
+        // Each step below checks everything before changing anything; what an
+        // earlier step changed is put back if a later one refuses its part.
+        Tensor previous_generator = generator_state();
+        set_generator_state(generator->second);
+        StateDict previous_model;
+        for (const auto& [name, p] : model.state_dict()) previous_model.emplace(name, p.clone());
+        try {
+            model.load_state_dict(strip_prefix(all, kModel), /*strict=*/true);
+            optimizer.load_state_dict(strip_prefix(all, kOptim));
+        } catch (...) {
+            model.load_state_dict(previous_model);
+            set_generator_state(previous_generator);
+            throw;
+        }
+    });
     return extra;
 }
 

@@ -141,6 +141,7 @@ TEST_CASE("Module::load of a file with extra entries is refused when strict") {
     Linear linear({.in_features = 4, .out_features = 3});
     CHECK_THROWS_WITH_AS(linear.load(path),
                          doctest::Contains("unexpected keys [expected.output, input]"), ValueError);
+    CHECK_THROWS_WITH(linear.load(path), doctest::Contains((path + ": load_state_dict").c_str()));
     linear.load(path, /*strict=*/false);
     CHECK(linear.weight.to_vector<float>() ==
           load_safetensors(path).tensors.at("weight").to_vector<float>());

@@ -239,7 +239,7 @@ TEST_CASE("check_extra sees the extras first; refusing leaves everything as it w
         if (extra.at("batch").item() != 4) throw ValueError("written with batch 3, not 4");
     };
     CHECK_THROWS_WITH_AS(load_checkpoint(path, other, other_adam, refuse_other_batch),
-                         "written with batch 3, not 4", ValueError);
+                         (path + ": written with batch 3, not 4").c_str(), ValueError);
     CHECK(called);
     CHECK(values(other) == params);
     CHECK(other_adam.lr() == doctest::Approx(1e-3));

@@ -27,4 +27,22 @@ struct AnomalyError : Error {
     using Error::Error;
 };
 
+// Runs f(); an error it throws leaves as the same type with "context: " in
+// front, so e.g. a state dict refused while loading a file names the file.
+template <class F>
+decltype(auto) with_context(const std::string& context, F&& f) {
+    auto prefixed = [&](const Error& e) { return context + ": " + e.what(); };
+    try {
+        return f();
+    } catch (const ShapeError& e) {
+        throw ShapeError(prefixed(e));
+    } catch (const DTypeError& e) {
+        throw DTypeError(prefixed(e));
+    } catch (const ValueError& e) {
+        throw ValueError(prefixed(e));
+    } catch (const IndexError& e) {
+        throw IndexError(prefixed(e));
+    }
+}
+
 }  // namespace tg
