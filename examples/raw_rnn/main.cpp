@@ -10,6 +10,7 @@
 #include "raw_rnn.h"
 
 int main(int argc, char** argv) try {
+    fmt::print("{}\n", tg::config().to_string());
     std::string path = argc > 1 ? argv[1] : TAPEGRAD_SOURCE_DIR "/tests/data/raw_rnn.safetensors";
     tg::SafetensorsFile golden = tg::load_safetensors(path);
     const auto& file = golden.tensors;

@@ -9,7 +9,9 @@ namespace tg::blas {
 
 // The OpenBLAS in use. Every function here loads it on first use (see
 // blas.cpp for why tapegrad opens it itself) and throws tg::Error if it
-// cannot.
+// cannot. Loading sets OPENBLAS_CORETYPE for a moment, and setenv may race
+// with getenv in other threads: a program that starts threads of its own
+// should call tg::config() (or any matrix product) before it does.
 struct Library {
     std::string path;    // as loaded, links resolved
     std::string config;  // openblas_get_config()
