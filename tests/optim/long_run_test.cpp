@@ -11,21 +11,11 @@
 #include <fstream>
 #include <string>
 
+#include "sanitizer.h"
+
 using namespace tg;
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kAddressSanitizer = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kAddressSanitizer = true;
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
-#else
-constexpr bool kAddressSanitizer = false;
-#endif
 
 // AddressSanitizer keeps freed memory in quarantine (256 MB by default), so
 // there the resident set grows by design and LeakSanitizer checks for leaks
